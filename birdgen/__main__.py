@@ -1,0 +1,5 @@
+"""`python -m birdgen` is the same as the `birdgen` command."""
+
+from birdgen.cli import main
+
+main()
