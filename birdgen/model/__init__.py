@@ -1,0 +1,1 @@
+"""model: frozen, validated records parsed from raw resources."""

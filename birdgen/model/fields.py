@@ -1,0 +1,124 @@
+"""model: a reader over one raw object that turns bad values into `Problem`s instead of raising.
+
+Every resource parser reads its fields through `Fields`, so every error names the kind, the
+object and the full field path, and a parser goes on after a bad field to report the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from birdgen.errors import Problem
+from birdgen.model.values import show
+
+T = TypeVar("T")
+
+
+class Fields:
+    """The fields of one mapping inside one object, with the path that leads to it."""
+
+    def __init__(
+        self, kind: str, name: str, data: Any, path: str, problems: list[Problem]
+    ) -> None:
+        self.kind, self.name, self.path, self.problems = kind, name, path, problems
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            self.fail("", f"expected an object, got {show(data)}")
+            data = {}
+        self.data: Mapping[str, Any] = data
+
+    def where(self, key: str | int) -> str:
+        if isinstance(key, int):
+            return f"{self.path}[{key}]"
+        if key == "":
+            return self.path
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str | int, message: str) -> None:
+        self.problems.append(Problem(self.kind, self.name, self.where(key), message))
+
+    def has(self, key: str) -> bool:
+        return key in self.data and self.data[key] is not None
+
+    def raw(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def get(self, key: str, parse: Callable[[Any], T], default: T) -> T:
+        """The field parsed, or `default` when it is absent (or null) or invalid."""
+        if not self.has(key):
+            return default
+        try:
+            return parse(self.data[key])
+        except ValueError as exc:
+            self.fail(key, str(exc))
+            return default
+
+    def sub(self, key: str) -> Fields:
+        return Fields(self.kind, self.name, self.data.get(key), self.where(key), self.problems)
+
+    def items(self, key: str) -> list[Fields]:
+        """The elements of a list of objects, each as its own `Fields`."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(key, f"expected a list, got {show(value)}")
+            return []
+        return [
+            Fields(self.kind, self.name, item, f"{self.where(key)}[{i}]", self.problems)
+            for i, item in enumerate(value)
+        ]
+
+    def values(self, key: str, parse: Callable[[Any], T]) -> list[T]:
+        """The elements of a list of scalars, each parsed; bad ones are reported and dropped."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(key, f"expected a list, got {show(value)}")
+            return []
+        out: list[T] = []
+        for i, item in enumerate(value):
+            try:
+                out.append(parse(item))
+            except ValueError as exc:
+                self.problems.append(
+                    Problem(self.kind, self.name, f"{self.where(key)}[{i}]", str(exc))
+                )
+        return out
+
+    def only(self, allowed: set[str] | frozenset[str]) -> None:
+        """Report every field not in `allowed`: a typo must not silently change the config."""
+        for key in sorted(set(self.data) - set(allowed)):
+            self.fail(key, "unknown field")
+
+    def one_of(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        def parse(value: Any) -> str:
+            if value not in choices:
+                raise ValueError(f"{show(value)} is not one of {', '.join(choices)}")
+            return str(value)
+
+        return self.get(key, parse, default)
+
+
+def label_map(fields: Fields, key: str) -> dict[str, str]:
+    """Labels or annotations, with YAML booleans and numbers read as kubectl reads them."""
+    value = fields.raw(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        fields.fail(key, f"expected a map of strings, got {show(value)}")
+        return {}
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        if isinstance(v, bool):
+            out[str(k)] = "true" if v else "false"
+        elif isinstance(v, int | float | str):
+            out[str(k)] = str(v)
+        elif v is None:
+            out[str(k)] = ""
+        else:
+            fields.fail(f"{key}.{k}", f"expected a string, got {show(v)}")
+    return out

@@ -1,0 +1,185 @@
+"""model: parse Kubernetes objects (Service, EndpointSlice, Endpoints, Node, Secret) into records.
+
+Manifests that never went through an API server lack its defaults; `parse_service` applies them
+as the spec's section 6.6 says, so a file and a live cluster give the same records.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from birdgen.errors import Problem
+from birdgen.model.fields import Fields, label_map
+from birdgen.model.resources import Endpoint, EndpointSlice, Node, Secret, Service
+from birdgen.model.values import Family, parse_asn, parse_ip, parse_ip_or_cidr, parse_str, show
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+ANNOTATION_PREFIX = "projectcalico.org/"
+_SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+
+
+def _family(value: Any) -> Family:
+    if value == "IPv4":
+        return Family.V4
+    if value == "IPv6":
+        return Family.V6
+    raise ValueError(f"{show(value)} is not IPv4 or IPv6")
+
+
+def parse_service(obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]) -> Service:
+    top = Fields("Service", f"{namespace}/{name}", obj, "", problems)
+    spec = top.sub("spec")
+    svc_type = spec.one_of("type", _SERVICE_TYPES, "ClusterIP")
+    cluster_ip = spec.get("clusterIP", parse_str, "")
+    if spec.has("clusterIPs"):
+        cluster_ips = spec.values("clusterIPs", _service_ip)
+    elif cluster_ip and cluster_ip != "None":
+        cluster_ips = [ip for ip in [spec.get("clusterIP", _service_ip, None)] if ip is not None]
+    else:
+        cluster_ips = []
+    if cluster_ip in ("", "None") and cluster_ips:
+        cluster_ip = str(cluster_ips[0])  # clusterIPs alone, as some generators write it
+    if spec.has("ipFamilies"):
+        families = tuple(spec.values("ipFamilies", _family))
+    else:
+        families = tuple(dict.fromkeys(Family(ip.version) for ip in cluster_ips))
+    default_policy = "Cluster" if svc_type in ("NodePort", "LoadBalancer") else ""
+    policy = spec.get("externalTrafficPolicy", _traffic_policy, default_policy)
+    ingress = [
+        ip
+        for item in top.sub("status").sub("loadBalancer").items("ingress")
+        if item.raw("ip")
+        for ip in [item.get("ip", _service_ip, None)]
+        if ip is not None
+    ]
+    return Service(
+        namespace=namespace,
+        name=name,
+        type=svc_type,
+        cluster_ip=cluster_ip,
+        cluster_ips=tuple(cluster_ips),
+        ip_families=families,
+        external_ips=tuple(spec.values("externalIPs", _service_ip)),
+        load_balancer_ip=spec.get("loadBalancerIP", _service_ip, None) if spec.raw("loadBalancerIP") else None,
+        ingress_ips=tuple(ingress),
+        external_traffic_policy=policy,
+    )
+
+
+def _service_ip(value: Any) -> Any:
+    return parse_ip(value)
+
+
+def _traffic_policy(value: Any) -> str:
+    # "Global" is the pre-1.20 spelling of "Cluster".
+    if value in ("Local", "Cluster", "Global", ""):
+        return "Cluster" if value == "Global" else str(value)
+    raise ValueError(f"{show(value)} is not Local or Cluster")
+
+
+def parse_endpoint_slice(
+    obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
+) -> EndpointSlice | None:
+    top = Fields("EndpointSlice", f"{namespace}/{name}", obj, "", problems)
+    labels = label_map(top.sub("metadata"), "labels")
+    service = labels.get(SERVICE_NAME_LABEL, "")
+    address_type = top.get("addressType", parse_str, "")
+    if address_type not in ("IPv4", "IPv6", "FQDN"):
+        top.fail("addressType", f"{show(address_type)} is not IPv4, IPv6 or FQDN")
+    endpoints = []
+    for ep in top.items("endpoints"):
+        ready = ep.sub("conditions").get("ready", _ready, True)
+        endpoints.append(Endpoint(node_name=ep.get("nodeName", parse_str, ""), ready=ready))
+    if not service:
+        return None  # not owned by a Service: nothing to advertise for it
+    return EndpointSlice(namespace, name, service, address_type, tuple(endpoints))
+
+
+def _ready(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise ValueError(f"{show(value)} is not a boolean")
+    return value
+
+
+def parse_endpoints(obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]) -> list[EndpointSlice]:
+    """A legacy v1 Endpoints object, as one pseudo-slice per address family."""
+    top = Fields("Endpoints", f"{namespace}/{name}", obj, "", problems)
+    by_family: dict[Family, list[Endpoint]] = {}
+    for subset in top.items("subsets"):
+        for key, ready in (("addresses", True), ("notReadyAddresses", False)):
+            for addr in subset.items(key):
+                ip = addr.get("ip", parse_ip, None)
+                if ip is None:
+                    continue
+                node = addr.get("nodeName", parse_str, "")
+                by_family.setdefault(Family(ip.version), []).append(Endpoint(node, ready))
+    return [
+        EndpointSlice(namespace, name, name, family.k8s_name, tuple(eps), legacy=True)
+        for family, eps in sorted(by_family.items())
+    ]
+
+
+def parse_kube_node(obj: dict[str, Any], name: str, problems: list[Problem], warnings: list[str]) -> Node:
+    """A Kubernetes Node, as Calico's KDD mode sees it: BGP data from `projectcalico.org/` annotations.
+
+    Calico ignores invalid annotations (the node then simply lacks that value); birdgen does the
+    same and says so on stderr.
+    """
+    meta = Fields("Node", name, obj.get("metadata"), "metadata", problems)
+    labels = label_map(meta, "labels")
+    annotations = label_map(meta, "annotations")
+
+    def annotation(key: str, parse: Any) -> Any:
+        raw = annotations.get(ANNOTATION_PREFIX + key)
+        if not raw:
+            return None
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            warnings.append(f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}{key}: {exc}; ignored")
+            return None
+
+    ipv4 = annotation("IPv4Address", parse_ip_or_cidr)
+    ipv6 = annotation("IPv6Address", parse_ip_or_cidr)
+    if ipv4 is not None and ipv4.version != 4:
+        warnings.append(f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}IPv4Address: not IPv4; ignored")
+        ipv4 = None
+    if ipv6 is not None and ipv6.version != 6:
+        warnings.append(f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}IPv6Address: not IPv6; ignored")
+        ipv6 = None
+    cluster_id = annotation("RouteReflectorClusterID", parse_ip)
+    if cluster_id is not None and cluster_id.version != 4:
+        warnings.append(f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}RouteReflectorClusterID: not IPv4; ignored")
+        cluster_id = None
+    return Node(
+        name=name,
+        source="Node (v1)",
+        ipv4=ipv4,
+        ipv6=ipv6,
+        as_number=annotation("ASNumber", parse_asn),
+        rr_cluster_id=str(cluster_id) if cluster_id else "",
+        labels=labels,
+    )
+
+
+def parse_secret(obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]) -> Secret:
+    top = Fields("Secret", f"{namespace}/{name}", obj, "", problems)
+    data: dict[str, str] = {}
+    raw = top.raw("data") or {}
+    if not isinstance(raw, dict):
+        top.fail("data", "expected a map")
+        raw = {}
+    for key, value in raw.items():
+        try:
+            data[str(key)] = base64.b64decode(str(value), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            # Never echo the value: it is secret material.
+            top.fail(f"data.{key}", "is not base64-encoded UTF-8 text")
+    string_data = top.raw("stringData") or {}
+    if isinstance(string_data, dict):
+        data.update({str(k): str(v) for k, v in string_data.items()})
+    return Secret(namespace, name, data)

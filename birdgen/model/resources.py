@@ -1,0 +1,256 @@
+"""model: the frozen records birdgen plans from, one per resource kind it understands.
+
+The parsers in `birdgen.model.parse` build these from raw dicts; everything downstream reads only
+these records, never the raw dicts, so every value here has already been validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from birdgen.model.selector import Selector
+from birdgen.model.values import Family, IPAddress, IPInterface, IPNetwork
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Which resource something came from; printed in errors and in `explain`."""
+
+    kind: str
+    name: str
+    namespace: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class SecretKeyRef:
+    name: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"Secret {self.name} key {self.key}"
+
+
+class Password:
+    """A password read from a Secret. It never prints itself: logs and `explain` show `<redacted>`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value, for the one place that needs it: the rendered `password "..."` line."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Password(<redacted>)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Password) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Community:
+    """A standard (`aa:nn`) or large (`aa:nn:mm`) BGP community."""
+
+    parts: tuple[int, ...]
+
+    @property
+    def large(self) -> bool:
+        return len(self.parts) == 3
+
+    def __str__(self) -> str:
+        return ":".join(str(p) for p in self.parts)
+
+
+@dataclass(frozen=True)
+class PrefixAdvertisement:
+    cidr: IPNetwork
+    communities: tuple[Community, ...]  # resolved, de-duplicated, sorted as Calico sorts them
+
+
+@dataclass(frozen=True)
+class BGPConfiguration:
+    name: str
+    mesh_enabled: bool | None = None
+    as_number: int | None = None
+    service_cluster_ips: tuple[IPNetwork, ...] = ()
+    service_external_ips: tuple[IPNetwork, ...] = ()
+    service_load_balancer_ips: tuple[IPNetwork, ...] = ()
+    lb_aggregation: bool = True
+    listen_port: int | None = None
+    log_severity: str | None = None
+    bind_mode_node_ip: bool = False
+    ignored_interfaces: tuple[str, ...] = ()
+    # None when the field is absent: a node resource's list (even empty) replaces the default's.
+    prefix_advertisements: tuple[PrefixAdvertisement, ...] | None = None
+    node_mesh_password: SecretKeyRef | None = None
+    node_mesh_max_restart_time: float | None = None
+    ipv4_normal_route_priority: int = 1024
+    ipv6_normal_route_priority: int = 1024
+
+    @property
+    def ref(self) -> Ref:
+        return Ref("BGPConfiguration", self.name)
+
+
+NextHopMode = Literal["Auto", "Self", "Keep"]
+
+
+@dataclass(frozen=True)
+class BGPPeer:
+    name: str
+    node: str = ""
+    node_selector: Selector | None = None
+    peer_ip: IPAddress | None = None
+    peer_port: int | None = None
+    as_number: int = 0
+    local_as_number: int | None = None
+    peer_selector: Selector | None = None
+    keep_original_next_hop: bool = False
+    next_hop_mode: NextHopMode | None = None
+    password: SecretKeyRef | None = None
+    source_address_node_ip: bool = True  # sourceAddress: UseNodeIP (default) or None
+    max_restart_time: float | None = None
+    keepalive_time: float | None = None
+    num_allowed_local_as: int | None = None
+    ttl_security: int | None = None
+    reachable_by: IPAddress | None = None
+    reverse_manual: bool = False  # reversePeering: Manual
+    filters: tuple[str, ...] = ()
+    local_workload_selector: Selector | None = None
+
+    @property
+    def ref(self) -> Ref:
+        return Ref("BGPPeer", self.name)
+
+    @property
+    def is_global(self) -> bool:
+        return not self.node and self.node_selector is None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node as BGP sees it, from a Calico Node or a Kubernetes Node's Calico annotations."""
+
+    name: str
+    source: str  # "Node" (Calico) or "Node (v1)"; for provenance only
+    ipv4: IPInterface | None = None
+    ipv6: IPInterface | None = None
+    as_number: int | None = None
+    rr_cluster_id: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+
+    def address(self, family: Family) -> IPAddress | None:
+        iface = self.ipv4 if family is Family.V4 else self.ipv6
+        return iface.ip if iface is not None else None
+
+    @property
+    def ref(self) -> Ref:
+        return Ref(self.source, self.name)
+
+
+@dataclass(frozen=True)
+class Service:
+    namespace: str
+    name: str
+    type: str  # ClusterIP, NodePort, LoadBalancer, ExternalName (defaults applied)
+    cluster_ip: str  # as written; "" or "None" for headless
+    cluster_ips: tuple[IPAddress, ...]
+    ip_families: tuple[Family, ...]
+    external_ips: tuple[IPAddress, ...]
+    load_balancer_ip: IPAddress | None
+    ingress_ips: tuple[IPAddress, ...]  # status.loadBalancer.ingress[].ip
+    external_traffic_policy: str  # "Local", "Cluster" or "" (plain ClusterIP)
+
+    @property
+    def ref(self) -> Ref:
+        return Ref("Service", self.name, self.namespace)
+
+    @property
+    def headless(self) -> bool:
+        return self.cluster_ip in ("", "None")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    node_name: str
+    ready: bool
+
+
+@dataclass(frozen=True)
+class EndpointSlice:
+    """An EndpointSlice, or one family's worth of a legacy v1 Endpoints object."""
+
+    namespace: str
+    name: str
+    service_name: str
+    address_type: str  # IPv4, IPv6 or FQDN
+    endpoints: tuple[Endpoint, ...]
+    legacy: bool = False  # built from v1 Endpoints
+
+    @property
+    def ref(self) -> Ref:
+        kind = "Endpoints" if self.legacy else "EndpointSlice"
+        return Ref(kind, self.name, self.namespace)
+
+
+@dataclass(frozen=True)
+class Secret:
+    namespace: str
+    name: str
+    data: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def ref(self) -> Ref:
+        return Ref("Secret", self.name, self.namespace)
+
+
+@dataclass(frozen=True)
+class IPPool:
+    name: str
+    cidr: IPNetwork
+    disable_bgp_export: bool = False
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Every resource birdgen read, validated, with later duplicates already replacing earlier."""
+
+    configs: Mapping[str, BGPConfiguration] = field(default_factory=dict)
+    peers: tuple[BGPPeer, ...] = ()  # sorted by name: Calico's winner among duplicates is random
+    nodes: Mapping[str, Node] = field(default_factory=dict)
+    services: tuple[Service, ...] = ()
+    slices: Mapping[tuple[str, str], tuple[EndpointSlice, ...]] = field(default_factory=dict)
+    secrets: Mapping[tuple[str, str], Secret] = field(default_factory=dict)
+    ip_pools: tuple[IPPool, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def default_config(self) -> BGPConfiguration:
+        return self.configs.get("default") or BGPConfiguration(name="default")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the process environment tells about the node, as Calico's calico-node reads it."""
+
+    node_name: str
+    k8s_node_ref: str = ""  # CALICO_K8S_NODE_REF; empty means node_name
+    router_id: str = ""  # CALICO_ROUTER_ID: "hash", a literal, or empty
+    advertise_cluster_ips: str = ""  # CALICO_ADVERTISE_CLUSTER_IPS (legacy)
+    secrets_namespace: str = "kube-system"  # NAMESPACE
+
+    @property
+    def endpoint_node_name(self) -> str:
+        return self.k8s_node_ref or self.node_name
