@@ -1,0 +1,120 @@
+"""plan: compose node identity, service routes and sessions into one `NodePlan` (spec §3, §9).
+
+The one entry point of the pure core: `build_plan(cluster, env)`. Same input, same plan; every
+collection is sorted so that the rendered text is byte-identical from run to run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from birdgen.errors import InvalidInput, Problem
+from birdgen.model.resources import BGPConfiguration, Cluster, Environment, Node, PrefixAdvertisement
+from birdgen.model.values import Family, IPNetwork, hashed_router_id
+from birdgen.plan.peers import DEFAULT_AS, plan_sessions
+from birdgen.plan.services import ServiceRoutes, plan_services
+from birdgen.plan.types import FamilyPlan, NodePlan, Route
+
+
+def build_plan(cluster: Cluster, env: Environment) -> NodePlan:
+    me = cluster.nodes.get(env.node_name)
+    if me is None:
+        raise InvalidInput([Problem("Node", env.node_name, "", "not found: the node being rendered must be among the resources (a Calico Node or a Kubernetes Node)")])
+    problems: list[Problem] = []
+    warnings: list[str] = list(cluster.warnings)
+    default = cluster.default_config
+    own_cfg = cluster.configs.get(f"node.{me.name}")
+
+    router_id, router_id_reason = _router_id(me, env, problems)
+    if me.as_number is not None:
+        local_as, as_reason = me.as_number, f"{me.ref}: asNumber"
+    elif default.as_number is not None:
+        local_as, as_reason = default.as_number, "BGPConfiguration default: spec.asNumber"
+    else:
+        local_as, as_reason = DEFAULT_AS, "Calico's default AS (no asNumber on the node or in BGPConfiguration default)"
+
+    services = plan_services(cluster, env, me)
+    sessions, peer_routes = plan_sessions(cluster, env, me, problems, warnings)
+    if problems:
+        raise InvalidInput(problems)
+    adverts = _prefix_advertisements(default, own_cfg)
+    listen_port = own_cfg.listen_port if own_cfg and own_cfg.listen_port else default.listen_port
+
+    families = {}
+    for fam in (Family.V4, Family.V6):
+        routes = services[fam]
+        families[fam] = FamilyPlan(
+            family=fam,
+            address=me.address(fam),
+            routes=_routes(routes.reasons),
+            withheld=_routes(routes.withheld),
+            export_ranges=_calico_sorted(_export_ranges(routes, default, me, fam)),
+            kernel_reject=_calico_sorted(routes.kernel_reject),
+            peer_routes=tuple(r for r in peer_routes if r.prefix.version == fam.value),
+            sessions=tuple(sorted((s for s in sessions if s.family is fam), key=lambda s: s.name.encode())),
+            communities=tuple(a for a in adverts if a.cidr.version == fam.value),
+            normal_priority=default.ipv4_normal_route_priority if fam is Family.V4 else default.ipv6_normal_route_priority,
+            strict_bind=default.bind_mode_node_ip and me.address(fam) is not None,
+            listen_port=listen_port,
+        )
+    severity = (own_cfg.log_severity if own_cfg and own_cfg.log_severity else None) or default.log_severity or "info"
+    return NodePlan(
+        node_name=me.name,
+        router_id=router_id,
+        router_id_reason=router_id_reason,
+        local_as=local_as,
+        local_as_reason=as_reason,
+        rr_cluster_id=me.rr_cluster_id,
+        debug={"debug": "all", "info": "info"}.get(severity, "off"),
+        ignored_interfaces=default.ignored_interfaces,
+        v4=families[Family.V4],
+        v6=families[Family.V6],
+        warnings=tuple(warnings),
+    )
+
+
+def _router_id(me: Node, env: Environment, problems: list[Problem]) -> tuple[str, str]:
+    if env.router_id == "hash":
+        return hashed_router_id(me.name), f"CALICO_ROUTER_ID=hash: derived from the node name {me.name!r}"
+    if env.router_id:
+        try:
+            literal = ipaddress.IPv4Address(env.router_id)
+        except ValueError:
+            problems.append(Problem("environment", "CALICO_ROUTER_ID", "", f"{env.router_id!r} is neither \"hash\" nor an IPv4 address"))
+            return "0.0.0.0", ""
+        return str(literal), "CALICO_ROUTER_ID"
+    if me.ipv4 is not None:
+        return str(me.ipv4.ip), f"{me.ref}: IPv4 address"
+    problems.append(Problem("Node", me.name, "spec.bgp.ipv4Address", "is needed as the router id; give the node an IPv4 address or set CALICO_ROUTER_ID (an IPv4 address, or \"hash\")"))
+    return "0.0.0.0", ""
+
+
+def _prefix_advertisements(default: BGPConfiguration, own: BGPConfiguration | None) -> tuple[PrefixAdvertisement, ...]:
+    # The node's list, when the field is present at all (even empty), replaces the default's.
+    if own is not None and own.prefix_advertisements is not None:
+        return own.prefix_advertisements
+    return default.prefix_advertisements or ()
+
+
+def _export_ranges(routes: ServiceRoutes, default: BGPConfiguration, me: Node, fam: Family) -> list[IPNetwork]:
+    out = list(routes.export_ranges)
+    if me.rr_cluster_id:
+        # A route reflector also passes on its clients' routes inside every LB and external
+        # range, single addresses included, whatever the aggregation setting (spec §6.7 #3).
+        for net in (*default.service_load_balancer_ips, *default.service_external_ips):
+            if net.version == fam.value and net not in out:
+                out.append(net)
+    return out
+
+
+def _calico_key(net: IPNetwork) -> bytes:
+    # Calico orders by the string "<address>-<prefixlen>", byte-wise.
+    return f"{net.network_address}-{net.prefixlen}".encode()
+
+
+def _calico_sorted(nets: list[IPNetwork]) -> tuple[IPNetwork, ...]:
+    return tuple(sorted(set(nets), key=_calico_key))
+
+
+def _routes(reasons: dict[IPNetwork, list[str]]) -> tuple[Route, ...]:
+    return tuple(Route(net, tuple(reasons[net])) for net in _calico_sorted(list(reasons)))

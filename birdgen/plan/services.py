@@ -1,0 +1,182 @@
+"""plan: which Service prefixes this node advertises, each with the reason it does (spec §6).
+
+Pure: takes the validated cluster and this node, returns per-family routes, the ranges passed on
+for other nodes, and the ranges kept out of this node's kernel.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from birdgen.errors import InvalidInput, Problem
+from birdgen.model.resources import Cluster, EndpointSlice, Environment, Node, Service
+from birdgen.model.values import Family, IPAddress, IPNetwork, family_of, parse_cidr
+
+EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+
+@dataclass
+class ServiceRoutes:
+    """The outcome for one family, built up while walking the ranges and Services."""
+
+    reasons: dict[IPNetwork, list[str]] = field(default_factory=dict)
+    withheld: dict[IPNetwork, list[str]] = field(default_factory=dict)  # service IPs not advertised
+    export_ranges: list[IPNetwork] = field(default_factory=list)
+    kernel_reject: list[IPNetwork] = field(default_factory=list)
+
+    def add(self, prefix: IPNetwork, reason: str) -> None:
+        self.reasons.setdefault(prefix, [])
+        if reason not in self.reasons[prefix]:
+            self.reasons[prefix].append(reason)
+
+    def withhold(self, prefix: IPNetwork, reason: str) -> None:
+        self.withheld.setdefault(prefix, [])
+        if reason not in self.withheld[prefix]:
+            self.withheld[prefix].append(reason)
+
+
+@dataclass(frozen=True)
+class Ranges:
+    cluster: tuple[IPNetwork, ...]
+    cluster_source: str  # where the cluster ranges came from, for `explain`
+    external: tuple[IPNetwork, ...]
+    load_balancer: tuple[IPNetwork, ...]
+    lb_aggregation: bool
+
+    @property
+    def any(self) -> bool:
+        return bool(self.cluster or self.external or self.load_balancer)
+
+
+def configured_ranges(cluster: Cluster, env: Environment) -> Ranges:
+    cfg = cluster.default_config
+    if env.advertise_cluster_ips:
+        # The legacy variable is a single CIDR and overrides serviceClusterIPs entirely.
+        try:
+            legacy = parse_cidr(env.advertise_cluster_ips)
+        except ValueError as exc:
+            raise InvalidInput([Problem("environment", "CALICO_ADVERTISE_CLUSTER_IPS", "", str(exc))]) from None
+        cluster_ranges: tuple[IPNetwork, ...] = (legacy,)
+        source = "CALICO_ADVERTISE_CLUSTER_IPS"
+    else:
+        cluster_ranges = cfg.service_cluster_ips
+        source = "serviceClusterIPs"
+    return Ranges(cluster_ranges, source, cfg.service_external_ips, cfg.service_load_balancer_ips, cfg.lb_aggregation)
+
+
+def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family, ServiceRoutes]:
+    ranges = configured_ranges(cluster, env)
+    out = {Family.V4: ServiceRoutes(), Family.V6: ServiceRoutes()}
+    excluded = node.labels.get(EXCLUDE_LABEL) == "true"
+    cfg_name = "BGPConfiguration default"
+
+    # Aggregates (§6.2): every cluster range; external and (aggregated) LB ranges except single
+    # addresses, which are per-service so that Local services stay local.
+    aggregates: list[tuple[IPNetwork, str]] = [(net, f"{ranges.cluster_source} range of {cfg_name}" if ranges.cluster_source == "serviceClusterIPs" else "CALICO_ADVERTISE_CLUSTER_IPS (legacy environment variable)") for net in ranges.cluster]
+    aggregates += [(net, f"serviceExternalIPs range of {cfg_name}") for net in ranges.external if not _single(net)]
+    if ranges.lb_aggregation:
+        aggregates += [(net, f"serviceLoadBalancerIPs range of {cfg_name}") for net in ranges.load_balancer if not _single(net)]
+    for net, reason in aggregates:
+        routes = out[family_of(net)]
+        if net not in routes.kernel_reject:
+            routes.kernel_reject.append(net)
+        if not excluded:
+            routes.add(net, reason)
+            if net not in routes.export_ranges:
+                routes.export_ranges.append(net)
+    # birdgen keeps every configured service range out of the kernel, single addresses and
+    # non-aggregated LB ranges included, so that no node ever installs another node's service
+    # route for host traffic (a deliberate divergence from Calico, spec §6.9 #1).
+    for net in (*ranges.external, *ranges.load_balancer):
+        if net not in out[family_of(net)].kernel_reject:
+            out[family_of(net)].kernel_reject.append(net)
+
+    if not ranges.any:
+        return out
+    for svc in cluster.services:
+        if excluded:
+            advertised, verdict = False, f"this node has the label {EXCLUDE_LABEL}=true"
+        else:
+            slices = cluster.slices.get((svc.namespace, svc.name), ())
+            advertised, verdict = _advertised(svc, slices, ranges, env.endpoint_node_name)
+        for ip, category in _service_addresses(svc, ranges):
+            prefix = ipaddress.ip_network(ip)
+            if advertised:
+                out[Family(ip.version)].add(prefix, f"{svc.ref}: {verdict}; {category}")
+            else:
+                out[Family(ip.version)].withhold(prefix, f"{svc.ref}: not advertised: {verdict}; {category}")
+    for routes in out.values():  # an address advertised for one Service is not withheld
+        for prefix in list(routes.withheld):
+            if prefix in routes.reasons:
+                del routes.withheld[prefix]
+    return out
+
+
+def _single(net: IPNetwork) -> bool:
+    return net.prefixlen == net.max_prefixlen
+
+
+def _advertised(svc: Service, slices: Iterable[EndpointSlice], ranges: Ranges, node_name: str) -> tuple[bool, str]:
+    """Whether this node advertises the Service's own addresses, and why (§6.3)."""
+    slices = tuple(slices)
+    if svc.type not in ("ClusterIP", "NodePort", "LoadBalancer"):
+        return False, f"type {svc.type}"
+    if svc.headless:
+        return False, "headless (clusterIP None)"
+    if not slices:
+        return False, "no EndpointSlice"  # Calico does nothing without endpoints (§6.9 #2)
+    policy = svc.external_traffic_policy
+    if policy == "Cluster":
+        singles_lb = {n.network_address for n in ranges.load_balancer if _single(n)}
+        singles_ext = {n.network_address for n in ranges.external if _single(n)}
+        if svc.type == "LoadBalancer":
+            for ip in (svc.load_balancer_ip, *svc.ingress_ips):
+                if ip is not None and ip in singles_lb:
+                    return True, f"externalTrafficPolicy=Cluster, load-balancer IP {ip} is a single address of serviceLoadBalancerIPs"
+        for ip in svc.external_ips:
+            if ip in singles_ext:
+                return True, f"externalTrafficPolicy=Cluster, external IP {ip} is a single address of serviceExternalIPs"
+    if policy != "Local" and ranges.lb_aggregation:
+        shown = policy or "unset"
+        return False, f"externalTrafficPolicy={shown}: the aggregate ranges cover it"
+    families = {f.k8s_name for f in svc.ip_families}
+    ready = [
+        ep
+        for s in slices
+        if s.address_type in families
+        for ep in s.endpoints
+        if ep.ready
+    ]
+    if policy == "Local":
+        if any(ep.node_name == node_name for ep in ready):
+            return True, "externalTrafficPolicy=Local, ready endpoint on this node"
+        return False, "externalTrafficPolicy=Local, no ready endpoint on this node"
+    shown = policy or "unset"
+    if ready:
+        return True, f"externalTrafficPolicy={shown}, serviceLoadBalancerAggregation=Disabled, ready endpoint in the cluster"
+    return False, f"externalTrafficPolicy={shown}, serviceLoadBalancerAggregation=Disabled, no ready endpoint in the cluster"
+
+
+def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, str]]:
+    """The Service's addresses that are advertised once the Service is (§6.4)."""
+    out: list[tuple[IPAddress, str]] = []
+    if ranges.cluster:
+        for ip in svc.cluster_ips:
+            within = _within(ip, ranges.cluster)
+            where = f"within {ranges.cluster_source} {within}" if within else f"cluster IP (outside {ranges.cluster_source}; advertised as Calico does)"
+            out.append((ip, where))
+    for ip in svc.external_ips:
+        within = _within(ip, ranges.external)
+        if within:
+            out.append((ip, f"external IP within serviceExternalIPs {within}"))
+    for ip in svc.ingress_ips:
+        within = _within(ip, ranges.load_balancer)
+        if within:
+            out.append((ip, f"load-balancer ingress IP within serviceLoadBalancerIPs {within}"))
+    return out
+
+
+def _within(ip: IPAddress, nets: Iterable[IPNetwork]) -> IPNetwork | None:
+    return next((n for n in nets if n.version == ip.version and ip in n), None)
