@@ -1,0 +1,538 @@
+"""The control-socket client and the reloaders, against canned bytes and a real BIRD daemon.
+
+The daemon runs with a config of a device protocol and one static blackhole route only (no
+kernel, no BGP protocol), inside a private network namespace (`unshare -n`), so it can neither
+touch this machine's routing table nor send a packet. It is stopped by its PID at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from birdgen.errors import ConfigRejected, ReloadFailed
+from birdgen.reload import CommandReloader, Reloader, SocketReloader
+from birdgen.reload.control import (
+    MAX_COMMAND_BYTES,
+    BirdControl,
+    DaemonUnreachable,
+    Reply,
+    parse_line,
+    quotable,
+    quote,
+)
+
+
+def _find(name: str) -> str | None:
+    return shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
+
+
+BIRD = _find("bird")
+BIRDC = _find("birdc")
+
+BASE = """\
+router id 192.0.2.1;
+protocol device {}
+protocol static svc {
+  ipv4;
+  route 10.49.0.1/32 blackhole;
+}
+"""
+CHANGED = BASE.replace(
+    "route 10.49.0.1/32 blackhole;",
+    "route 10.49.0.1/32 blackhole;\n  route 10.49.0.2/32 blackhole;",
+)
+INVALID = BASE.replace("10.49.0.1/32", "10.49.0.1/33")  # semantic error, line 5
+SYNTAX = BASE.replace("protocol static", "protocl static")  # syntax error, line 3
+
+
+# --- the parser, over a socketpair with canned bytes ----------------------------------------
+
+GREETING = b"0001 BIRD 2.0.12 ready.\n"
+
+
+def canned(
+    *chunks: bytes, timeout: float = 2.0, delay: float = 0.0
+) -> tuple[BirdControl, socket.socket]:
+    """A BirdControl whose peer sends `chunks` (from a thread, `delay` apart) and nothing more."""
+    ours, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def feed() -> None:
+        for chunk in chunks:
+            peer.sendall(chunk)
+            if delay:
+                time.sleep(delay)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    ctl = BirdControl.over(ours, timeout)
+    return ctl, peer
+
+
+def sent(peer: socket.socket) -> bytes:
+    peer.settimeout(0.5)
+    return peer.recv(4096)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("0001 BIRD 2.0.12 ready.", (1, True, "BIRD 2.0.12 ready.")),
+        ("0002-Reading configuration from /x", (2, False, "Reading configuration from /x")),
+        (" Hostname is vm", (None, False, "Hostname is vm")),
+        ("1006-", (1006, False, "")),
+        ("0000 ", (0, True, "")),
+        ("0000", (0, True, "")),
+        ("8002 /x:4:3 syntax error", (8002, True, "/x:4:3 syntax error")),
+    ],
+)
+def test_parse_line(line: str, expected: tuple[int | None, bool, str]) -> None:
+    assert parse_line(line) == expected
+
+
+@pytest.mark.parametrize("line", ["BIRD ready", "12 x", "00012 x", "", "abcd efg"])
+def test_parse_line_rejects_garbage(line: str) -> None:
+    with pytest.raises(ReloadFailed, match="unexpected line"):
+        parse_line(line)
+
+
+def test_reply_with_continuations_and_notices_in_the_middle() -> None:
+    ctl, peer = canned(
+        GREETING,
+        b"+Config timeout expired, starting undo\n"  # left over from before the command
+        b"1000-BIRD 2.0.12\n"
+        b"1011-Router ID is 192.0.2.1\n"
+        b" Hostname is vm\n"
+        b"+Reconfigured\n"  # a notice between continuation lines
+        b" Last reconfiguration on 2026-11-21 06:02:34.172\n"
+        b"0013 Daemon is up and running\n",
+    )
+    with ctl:
+        assert ctl.greeting == Reply(1, ("BIRD 2.0.12 ready.",))
+        reply = ctl.show_status()
+        assert sent(peer) == b"show status\n"
+    assert reply.code == 13 and reply.ok and not reply.is_error
+    assert reply.lines == (
+        "BIRD 2.0.12",
+        "Router ID is 192.0.2.1",
+        "Hostname is vm",
+        "Last reconfiguration on 2026-11-21 06:02:34.172",
+        "Daemon is up and running",
+    )
+    assert reply.notices == ("Config timeout expired, starting undo", "Reconfigured")
+    assert ctl.notices == list(reply.notices)
+    assert reply.summary == "0013 Daemon is up and running"
+
+
+def test_reply_split_across_many_reads() -> None:
+    data = b"0002-Reading configuration from /etc/bird.conf\n+notice\n0003 Reconfigured\n"
+    ctl, _ = canned(GREETING, *[data[i : i + 1] for i in range(len(data))], delay=0.001)
+    with ctl:
+        reply = ctl.configure("/etc/bird.conf")
+    assert reply.summary == "0003 Reconfigured"
+    assert reply.lines == ("Reading configuration from /etc/bird.conf", "Reconfigured")
+    assert reply.notices == ("notice",)
+
+
+def test_two_replies_in_one_read_are_kept_apart() -> None:
+    ctl, _ = canned(GREETING + b"1007-Table master4:\n 10.49.0.1/32 blackhole\n0000 \n0013 Up\n")
+    with ctl:
+        first = ctl.command("show route")
+        second = ctl.command("show status")
+    assert first == Reply(0, ("Table master4:", "10.49.0.1/32 blackhole", ""))
+    assert second == Reply(13, ("Up",))
+
+
+def test_line_overflow_inside_a_successful_reply() -> None:
+    # Measured: a reply line longer than BIRD's buffer becomes "8000-<line overflow>".
+    ctl, _ = canned(GREETING, b"8000-<line overflow>\n0020 Configuration OK\n")
+    with ctl:
+        assert ctl.configure_check("/x").code == 20
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        (b"0002-Reading configuration from /x\n0003 Reconfigured\n", 3),
+        (b"0002-Reading configuration from /x\n0004 Reconfiguration in progress\n", 4),
+        (b"0005 Reconfiguration already in progress, queueing new config\n", 5),
+    ],
+)
+def test_configure_success_codes(answer: bytes, code: int) -> None:
+    ctl, peer = canned(GREETING, answer)
+    with ctl:
+        assert ctl.configure("/x").code == code
+        assert sent(peer) == b'configure "/x"\n'
+
+
+def test_configure_without_path_reloads_the_startup_file() -> None:
+    ctl, peer = canned(GREETING, b"0003 Reconfigured\n")
+    with ctl:
+        ctl.configure()
+        assert sent(peer) == b"configure\n"
+
+
+@pytest.mark.parametrize("method", ["configure", "configure_check"])
+def test_8002_is_config_rejected_with_birds_message(method: str) -> None:
+    ctl, _ = canned(
+        GREETING,
+        b"0002-Reading configuration from /x\n"
+        b"8002 /x:4:3 syntax error, unexpected CF_SYM_UNDEFINED\n",
+    )
+    with ctl, pytest.raises(ConfigRejected) as err:
+        getattr(ctl, method)("/x")
+    assert err.value.detail == "/x:4:3 syntax error, unexpected CF_SYM_UNDEFINED"
+
+
+@pytest.mark.parametrize("method", ["configure", "configure_check"])
+def test_other_errors_are_reload_failed(method: str) -> None:
+    ctl, _ = canned(GREETING, b"9001 syntax error, unexpected CF_SYM_UNDEFINED\n")
+    with ctl, pytest.raises(ReloadFailed, match="9001 syntax error"):
+        getattr(ctl, method)("/x")
+
+
+def test_silent_daemon_times_out() -> None:
+    ctl, _ = canned(GREETING, timeout=0.2)
+    start = time.monotonic()
+    with ctl, pytest.raises(ReloadFailed, match=r"no answer within 0\.2 s"):
+        ctl.show_status()
+    assert time.monotonic() - start < 2
+
+
+def test_silent_daemon_times_out_before_greeting() -> None:
+    with pytest.raises(ReloadFailed, match=r"no answer within 0\.2 s"):
+        canned(timeout=0.2)
+
+
+def test_connection_closed_mid_reply() -> None:
+    ctl, peer = canned(GREETING, b"0002-Reading configuration from /x\n")
+    with ctl:
+        ctl._connected().sendall  # noqa: B018 - connected
+        time.sleep(0.05)
+        peer.shutdown(socket.SHUT_WR)
+        with pytest.raises(ReloadFailed, match="closed the control connection"):
+            ctl.configure("/x")
+
+
+def test_bad_greeting() -> None:
+    with pytest.raises(ReloadFailed, match="bad greeting 8003"):
+        canned(b"8003 Access denied\n")
+
+
+def test_overlong_command_is_refused_before_sending() -> None:
+    ctl, peer = canned(GREETING)
+    with ctl, pytest.raises(ReloadFailed, match="too long"):
+        ctl.configure("/" + "x" * MAX_COMMAND_BYTES)
+    # The connection is closed now; nothing was sent (BIRD would have dropped the connection).
+    assert sent(peer) == b""
+
+
+def test_quote() -> None:
+    assert quote("/etc/bird/my dir/b\\c.conf") == '"/etc/bird/my dir/b\\c.conf"'
+    for bad in ['/a"b', "/a\nb", "/a\rb"]:
+        assert not quotable(bad)
+        with pytest.raises(ReloadFailed, match="double quote"):
+            quote(bad)
+
+
+def test_missing_socket_is_daemon_unreachable(tmp_path: Path) -> None:
+    with pytest.raises(DaemonUnreachable, match="No such file or directory"):
+        BirdControl(str(tmp_path / "bird.ctl")).connect()
+
+
+def test_stale_socket_is_daemon_unreachable(tmp_path: Path) -> None:
+    # A socket file nobody listens on, as a BIRD that crashed leaves behind.
+    path = str(tmp_path / "bird.ctl")
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)
+    try:
+        with pytest.raises(DaemonUnreachable, match="refused"), BirdControl(path, 1.0):
+            pass
+    finally:
+        stale.close()
+
+
+# --- a real BIRD ------------------------------------------------------------------------------
+
+
+@cache
+def _netns_problem() -> str | None:
+    """Why we cannot run BIRD in a private network namespace, or None if we can."""
+    if BIRD is None:
+        return "BIRD 2 (`bird`) is not installed"
+    try:
+        probe = subprocess.run(
+            ["unshare", "-n", "true"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"`unshare -n` unavailable ({e}); not running a real BIRD outside a private netns"
+    if probe.returncode != 0:
+        return (
+            f"`unshare -n` failed ({probe.stderr.strip() or probe.returncode}; needs root); "
+            "not running a real BIRD outside a private network namespace"
+        )
+    return None
+
+
+@dataclass
+class Daemon:
+    conf: Path
+    sock: str
+    dir: Path
+    proc: subprocess.Popen[bytes]
+
+    def control(self) -> BirdControl:
+        return BirdControl(self.sock, timeout=5.0)
+
+    def routes(self) -> str:
+        with self.control() as ctl:
+            return ctl.command("show route").text
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    problem = _netns_problem()
+    if problem:
+        pytest.skip(problem)
+    assert BIRD is not None
+    conf = tmp_path / "bird.conf"
+    conf.write_text(BASE)
+    sock, pidfile, log = tmp_path / "b.ctl", tmp_path / "bird.pid", tmp_path / "bird.log"
+    assert len(str(sock)) < 100, "UNIX socket paths are limited to 108 bytes"
+    with log.open("wb") as out:
+        # unshare execs bird in place (no --fork), so proc.pid is BIRD's own PID.
+        proc = subprocess.Popen(
+            ["unshare", "-n", BIRD, "-f", "-c", str(conf), "-s", str(sock), "-P", str(pidfile)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"bird exited with {proc.returncode}: {log.read_text()}")
+            if sock.exists():
+                try:
+                    with BirdControl(str(sock), timeout=1.0):
+                        break
+                except ReloadFailed:
+                    pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"bird's control socket did not appear within 10 s: {log.read_text()}")
+            time.sleep(0.05)
+        yield Daemon(conf, str(sock), tmp_path, proc)
+    finally:
+        _stop(proc, pidfile)
+
+
+def _stop(proc: subprocess.Popen[bytes], pidfile: Path) -> None:
+    """Stop the BIRD we started, by its PID only: SIGTERM, then SIGKILL if it lingers."""
+    other = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        other = int(pidfile.read_text().split()[0])
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    # Should BIRD ever have forked away from unshare, its own pidfile names it.
+    if other is not None and other != proc.pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(other, signal.SIGKILL)
+
+
+def test_real_greeting_and_status(daemon: Daemon) -> None:
+    with daemon.control() as ctl:
+        assert ctl.greeting is not None
+        assert ctl.greeting.code == 1
+        assert ctl.greeting.message.startswith("BIRD 2.") and ctl.greeting.message.endswith(
+            "ready."
+        )
+        status = ctl.show_status()
+    assert status.code == 13 and status.message == "Daemon is up and running"
+    assert "Router ID is 192.0.2.1" in status.lines
+
+
+def test_real_configure_check_ok(daemon: Daemon) -> None:
+    candidate = daemon.dir / "candidate.conf"
+    candidate.write_text(CHANGED)
+    with daemon.control() as ctl:
+        reply = ctl.configure_check(str(candidate))
+    assert reply.summary == "0020 Configuration OK"
+    assert reply.lines[0] == f"Reading configuration from {candidate}"
+    assert "10.49.0.2/32" not in daemon.routes()  # check applies nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (SYNTAX, ":3:1 syntax error, unexpected CF_SYM_UNDEFINED"),
+        (INVALID, ":5:19 Invalid prefix length 33"),
+    ],
+)
+def test_real_configure_check_rejects(daemon: Daemon, text: str, message: str) -> None:
+    candidate = daemon.dir / "candidate.conf"
+    candidate.write_text(text)
+    with daemon.control() as ctl, pytest.raises(ConfigRejected) as err:
+        ctl.configure_check(str(candidate))
+    assert err.value.detail == f"{candidate}{message}"
+
+
+def test_real_configure_check_path_with_space_and_backslash(daemon: Daemon) -> None:
+    weird = daemon.dir / "my dir\\x"
+    weird.mkdir()
+    (weird / "b c.conf").write_text(BASE)
+    with daemon.control() as ctl:
+        assert ctl.configure_check(str(weird / "b c.conf")).code == 20
+
+
+def test_real_configure_applies_changed_config(daemon: Daemon) -> None:
+    assert "10.49.0.2/32" not in daemon.routes()
+    new = daemon.dir / "new.conf"
+    new.write_text(CHANGED)
+    with daemon.control() as ctl:
+        reply = ctl.configure(str(new))
+    assert reply.code in (3, 4)
+    deadline = time.monotonic() + 5  # 0004 means BIRD finishes in the background
+    while "10.49.0.2/32" not in (routes := daemon.routes()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "10.49.0.2/32" in routes and "10.49.0.1/32" in routes
+
+
+def test_real_configure_without_path_rereads_startup_file(daemon: Daemon) -> None:
+    daemon.conf.write_text(CHANGED)
+    with daemon.control() as ctl:
+        assert ctl.configure().summary == "0003 Reconfigured"
+    assert "10.49.0.2/32" in daemon.routes()
+
+
+def test_real_configure_broken_file_keeps_old_config(daemon: Daemon) -> None:
+    daemon.conf.write_text(
+        INVALID.replace("route 10.49.0.1/33", "route 10.49.0.3/32 blackhole;\n  route 10.49.0.1/33")
+    )
+    with daemon.control() as ctl:
+        with pytest.raises(ConfigRejected, match="Invalid prefix length 33"):
+            ctl.configure(str(daemon.conf))
+        with pytest.raises(ConfigRejected, match="No such file or directory"):
+            ctl.configure(str(daemon.dir / "missing.conf"))
+        assert ctl.show_status().code == 13  # the connection is still usable
+    routes = daemon.routes()
+    assert "10.49.0.1/32" in routes and "10.49.0.3/32" not in routes
+
+
+def test_real_notice_arrives_before_next_reply(daemon: Daemon) -> None:
+    # `configure ... timeout N` schedules an undo; when it fires BIRD pushes a `+` notice.
+    with daemon.control() as ctl:
+        reply = ctl.command(f'configure "{daemon.conf}" timeout 1')
+        assert reply.lines[-2:] == ("Undo scheduled in 1 s", "Reconfigured")
+        time.sleep(1.5)
+        status = ctl.show_status()
+    assert status.code == 13
+    assert status.notices == ("Config timeout expired, starting undo",)
+
+
+# --- the reloaders ----------------------------------------------------------------------------
+
+
+def test_socket_reloader_against_daemon(
+    daemon: Daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reloader: Reloader = SocketReloader(daemon.sock, bird_binary=BIRD or "bird", timeout=5.0)
+    bad = tmp_path / "bad.conf"
+    bad.write_text(INVALID)
+    with pytest.raises(ConfigRejected, match="Invalid prefix length 33"):
+        reloader.check(bad)
+    daemon.conf.write_text(CHANGED)
+    # A relative path is made absolute: BIRD would resolve it against its own cwd.
+    monkeypatch.chdir(tmp_path)
+    reloader.check(Path("bird.conf"))
+    assert reloader.reload(Path("bird.conf")) == "0003 Reconfigured"
+    assert "10.49.0.2/32" in daemon.routes()
+    with pytest.raises(ConfigRejected):
+        reloader.reload(bad)
+
+
+def test_socket_reloader_falls_back_to_bird_p_without_daemon(tmp_path: Path) -> None:
+    if BIRD is None:
+        pytest.skip("BIRD 2 (`bird`) is not installed")
+    good, bad = tmp_path / "good.conf", tmp_path / "bad.conf"
+    good.write_text(BASE)
+    bad.write_text(INVALID)
+    reloader = SocketReloader(tmp_path / "no.ctl", bird_binary=BIRD, timeout=1.0)
+    reloader.check(good)
+    with pytest.raises(ConfigRejected) as err:
+        reloader.check(bad)
+    assert err.value.detail == f"{bad}:5:19 Invalid prefix length 33"
+    # Proof that the fallback is what answered: with no bird binary it cannot check at all.
+    with pytest.raises(ConfigRejected, match="not found"):
+        SocketReloader(tmp_path / "no.ctl", bird_binary=str(tmp_path / "nobird")).check(good)
+    with pytest.raises(ReloadFailed, match="No such file or directory"):
+        reloader.reload(good)
+
+
+def test_socket_reloader_checks_unquotable_path_with_bird_p(tmp_path: Path) -> None:
+    if BIRD is None:
+        pytest.skip("BIRD 2 (`bird`) is not installed")
+    odd = tmp_path / 'a"b.conf'
+    odd.write_text(INVALID)
+    with pytest.raises(ConfigRejected, match="Invalid prefix length"):
+        SocketReloader(tmp_path / "no.ctl", bird_binary=BIRD).check(odd)
+    with pytest.raises(ReloadFailed, match="double quote"):
+        SocketReloader(tmp_path / "no.ctl", bird_binary=BIRD).reload(odd)
+
+
+def test_command_reloader_with_birdc(daemon: Daemon) -> None:
+    if BIRDC is None:
+        pytest.skip("birdc is not installed")
+    daemon.conf.write_text(CHANGED)
+    reloader: Reloader = CommandReloader([BIRDC, "-s", daemon.sock, "configure"], timeout=10)
+    reloader.check(daemon.conf)
+    assert reloader.reload(daemon.conf) == "Reconfigured"
+    assert "10.49.0.2/32" in daemon.routes()
+    daemon.conf.write_text(INVALID)
+    with pytest.raises(ConfigRejected):
+        reloader.check(daemon.conf)
+    # birdc exits 1 when BIRD answers 8002, and prints the message on stdout.
+    with pytest.raises(
+        ReloadFailed, match=r"(?s)exited with status 1: .*Invalid prefix length 33$"
+    ):
+        reloader.reload(daemon.conf)
+
+
+def test_command_reloader_success_and_failure(tmp_path: Path) -> None:
+    ok = CommandReloader([sys.executable, "-c", "print('starting'); print('0003 Reconfigured')"])
+    assert ok.reload(tmp_path) == "0003 Reconfigured"
+    assert CommandReloader(["true"]).reload(tmp_path) == "true exited 0"
+    failing = CommandReloader(
+        [
+            sys.executable,
+            "-c",
+            "import sys; print('noise', file=sys.stdout); sys.exit('daemon is down')",
+        ]
+    )
+    with pytest.raises(ReloadFailed, match=r"exited with status 1: daemon is down$"):
+        failing.reload(tmp_path)
+    with pytest.raises(ReloadFailed, match="not found"):
+        CommandReloader([str(tmp_path / "no-such-command")]).reload(tmp_path)
+    with pytest.raises(ReloadFailed, match=r"did not finish within 0\.3 s"):
+        CommandReloader(["sleep", "30"], timeout=0.3).reload(tmp_path)
+    with pytest.raises(ValueError):
+        CommandReloader([])
