@@ -1,0 +1,64 @@
+"""The pipeline, composed once: sources -> model -> plan -> render -> write -> reload.
+
+`render_objects` is the pure middle (raw dicts in, text and plan out); `apply` is the edge that
+checks, writes and reloads. The one-shot `render`, the `run` sidecar and the golden tests all
+go through these two functions with their edges injected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from birdgen.model.parse import parse_cluster
+from birdgen.model.resources import Environment
+from birdgen.plan import NodePlan, build_plan
+from birdgen.render import render
+from birdgen.write.atomic import commit, stage, unchanged
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    plan: NodePlan
+    notices: tuple[str, ...]  # skipped objects and warnings, one line each, for stderr or the log
+
+
+def render_objects(objects: Iterable[dict[str, Any]], env: Environment) -> Rendered:
+    """Raw objects to bird.conf text; raises InvalidInput naming every problem."""
+    notices: list[str] = []
+    cluster = parse_cluster(objects, notices)
+    plan = build_plan(cluster, env)
+    return Rendered(render(plan), plan, tuple(dict.fromkeys([*notices, *plan.warnings])))
+
+
+@dataclass(frozen=True)
+class Applied:
+    changed: bool
+    reload_summary: str = ""  # BIRD's answer, e.g. "0003 Reconfigured"; "" when not reloaded
+
+
+def apply(
+    text: str,
+    path: Path,
+    check: Callable[[Path], None] | None = None,
+    reload: Callable[[Path], str] | None = None,
+) -> Applied:
+    """Stage `text` beside `path`, have it checked, rename it into place, then reload.
+
+    Nothing happens when `path` already holds `text`. When the check fails (it raises), the
+    staged file is removed and `path` keeps its previous content.
+    """
+    if unchanged(path, text):
+        return Applied(changed=False)
+    staged = stage(path, text)
+    try:
+        if check is not None:
+            check(staged)
+        commit(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
+    summary = reload(path) if reload is not None else ""
+    return Applied(changed=True, reload_summary=summary)
