@@ -25,13 +25,7 @@ from birdgen.sources import files
 
 def environment(node: str | None) -> Environment:
     """This node's identity as calico-node reads it from its environment."""
-    return Environment(
-        node_name=node or os.environ.get("NODENAME") or socket.gethostname(),
-        k8s_node_ref=os.environ.get("CALICO_K8S_NODE_REF", ""),
-        router_id=os.environ.get("CALICO_ROUTER_ID", ""),
-        advertise_cluster_ips=os.environ.get("CALICO_ADVERTISE_CLUSTER_IPS", ""),
-        secrets_namespace=os.environ.get("NAMESPACE") or "kube-system",
-    )
+    return Environment.from_mapping(node, os.environ, socket.gethostname())
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:

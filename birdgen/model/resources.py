@@ -254,3 +254,14 @@ class Environment:
     @property
     def endpoint_node_name(self) -> str:
         return self.k8s_node_ref or self.node_name
+
+    @classmethod
+    def from_mapping(cls, node_name: str | None, environ: Mapping[str, str], hostname: str = "") -> Environment:
+        """Read from an environment mapping: `--node`, else NODENAME, else the host name."""
+        return cls(
+            node_name=node_name or environ.get("NODENAME") or hostname,
+            k8s_node_ref=environ.get("CALICO_K8S_NODE_REF", ""),
+            router_id=environ.get("CALICO_ROUTER_ID", ""),
+            advertise_cluster_ips=environ.get("CALICO_ADVERTISE_CLUSTER_IPS", ""),
+            secrets_namespace=environ.get("NAMESPACE") or "kube-system",
+        )
