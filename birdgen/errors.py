@@ -26,7 +26,17 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.kind}/{self.name}" if self.name else self.kind
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        text = (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+        return _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    """Control characters from the input shown escaped, so one problem is always one line."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 class BirdgenError(Exception):

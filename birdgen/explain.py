@@ -30,14 +30,19 @@ def explain(plan: NodePlan, prefix: str | None = None) -> str:
         lines += _route_lines(withheld)
     if query is None:
         rejects = [str(n) for f in plan.families for n in f.kernel_reject]
-        lines += ["", "Kept out of this node's kernel: this node's service routes"
-                  + (f", and routes inside {', '.join(rejects)}" if rejects else "")]
+        lines += [
+            "",
+            "Kept out of this node's kernel: this node's service routes"
+            + (f", and routes inside {', '.join(rejects)}" if rejects else ""),
+        ]
         lines += ["", "BGP sessions:"]
         sessions = [s for f in plan.families for s in f.sessions]
         lines += [line for s in sessions for line in _session_lines(s)] or ["  (none)"]
         for f in plan.families:
             if not f.enabled:
-                lines.append(f"  IPv{f.family.value}: disabled (this node has no IPv{f.family.value} address)")
+                lines.append(
+                    f"  IPv{f.family.value}: disabled (this node has no IPv{f.family.value} address)"
+                )
         peer_routes = [r for f in plan.families for r in f.peer_routes]
         if peer_routes:
             lines += ["", "Routes to peers:"]
@@ -63,7 +68,7 @@ def _route_lines(routes: list[Route]) -> list[str]:
     out = []
     for r in routes:
         first, *rest = r.reasons
-        out.append(f"  {str(r.prefix):<{width}}{first}")
+        out.append(f"  {r.prefix!s:<{width}}{first}")
         out += [f"  {'':<{width}}{reason}" for reason in rest]
     return out
 

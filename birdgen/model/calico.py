@@ -23,6 +23,7 @@ from birdgen.model.resources import (
 )
 from birdgen.model.selector import Selector, SelectorError, parse_selector
 from birdgen.model.values import (
+    IPAddress,
     IPNetwork,
     parse_asn,
     parse_bool,
@@ -31,6 +32,7 @@ from birdgen.model.values import (
     parse_int,
     parse_ip,
     parse_ip_or_cidr,
+    parse_local_asn,
     parse_object_name,
     parse_peer_ip,
     parse_str,
@@ -192,7 +194,7 @@ def parse_bgp_configuration(obj: dict[str, Any], name: str, problems: list[Probl
     return BGPConfiguration(
         name=name,
         mesh_enabled=mesh,
-        as_number=spec.get("asNumber", parse_asn, None),
+        as_number=spec.get("asNumber", parse_local_asn, None),
         service_cluster_ips=_cidr_list(spec, "serviceClusterIPs"),
         service_external_ips=_cidr_list(spec, "serviceExternalIPs"),
         service_load_balancer_ips=_cidr_list(spec, "serviceLoadBalancerIPs"),
@@ -238,7 +240,8 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
     top.only(_TOP_FIELDS)
     spec = top.sub("spec")
     spec.only(_PEER_FIELDS)
-    peer_ip, peer_port = spec.get("peerIP", parse_peer_ip, (None, None)) if spec.raw("peerIP") else (None, None)
+    no_peer_ip: tuple[IPAddress | None, int | None] = (None, None)
+    peer_ip, peer_port = spec.get("peerIP", parse_peer_ip, no_peer_ip) if spec.raw("peerIP") else no_peer_ip
     node_selector = spec.get("nodeSelector", _selector, None)
     peer_selector = spec.get("peerSelector", _selector, None)
     workload_selector = spec.get("localWorkloadSelector", _selector, None)
@@ -327,7 +330,7 @@ def parse_calico_node(obj: dict[str, Any], name: str, problems: list[Problem]) -
         source="Node",
         ipv4=ipv4,
         ipv6=ipv6,
-        as_number=bgp.get("asNumber", parse_asn, None),
+        as_number=bgp.get("asNumber", parse_local_asn, None),
         rr_cluster_id=bgp.get("routeReflectorClusterID", _cluster_id, ""),
         labels=labels,
     )

@@ -13,7 +13,14 @@ from typing import Any
 from birdgen.errors import Problem
 from birdgen.model.fields import Fields, label_map
 from birdgen.model.resources import Endpoint, EndpointSlice, Node, Secret, Service
-from birdgen.model.values import Family, parse_asn, parse_ip, parse_ip_or_cidr, parse_str, show
+from birdgen.model.values import (
+    Family,
+    parse_ip,
+    parse_ip_or_cidr,
+    parse_local_asn,
+    parse_str,
+    show,
+)
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 ANNOTATION_PREFIX = "projectcalico.org/"
@@ -28,7 +35,9 @@ def _family(value: Any) -> Family:
     raise ValueError(f"{show(value)} is not IPv4 or IPv6")
 
 
-def parse_service(obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]) -> Service:
+def parse_service(
+    obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
+) -> Service:
     top = Fields("Service", f"{namespace}/{name}", obj, "", problems)
     spec = top.sub("spec")
     svc_type = spec.one_of("type", _SERVICE_TYPES, "ClusterIP")
@@ -62,7 +71,9 @@ def parse_service(obj: dict[str, Any], namespace: str, name: str, problems: list
         cluster_ips=tuple(cluster_ips),
         ip_families=families,
         external_ips=tuple(spec.values("externalIPs", _service_ip)),
-        load_balancer_ip=spec.get("loadBalancerIP", _service_ip, None) if spec.raw("loadBalancerIP") else None,
+        load_balancer_ip=spec.get("loadBalancerIP", _service_ip, None)
+        if spec.raw("loadBalancerIP")
+        else None,
         ingress_ips=tuple(ingress),
         external_traffic_policy=policy,
     )
@@ -105,7 +116,9 @@ def _ready(value: Any) -> bool:
     return value
 
 
-def parse_endpoints(obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]) -> list[EndpointSlice]:
+def parse_endpoints(
+    obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
+) -> list[EndpointSlice]:
     """A legacy v1 Endpoints object, as one pseudo-slice per address family."""
     top = Fields("Endpoints", f"{namespace}/{name}", obj, "", problems)
     by_family: dict[Family, list[Endpoint]] = {}
@@ -123,7 +136,9 @@ def parse_endpoints(obj: dict[str, Any], namespace: str, name: str, problems: li
     ]
 
 
-def parse_kube_node(obj: dict[str, Any], name: str, problems: list[Problem], warnings: list[str]) -> Node:
+def parse_kube_node(
+    obj: dict[str, Any], name: str, problems: list[Problem], warnings: list[str]
+) -> Node:
     """A Kubernetes Node, as Calico's KDD mode sees it: BGP data from `projectcalico.org/` annotations.
 
     Calico ignores invalid annotations (the node then simply lacks that value); birdgen does the
@@ -140,27 +155,35 @@ def parse_kube_node(obj: dict[str, Any], name: str, problems: list[Problem], war
         try:
             return parse(raw)
         except ValueError as exc:
-            warnings.append(f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}{key}: {exc}; ignored")
+            warnings.append(
+                f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}{key}: {exc}; ignored"
+            )
             return None
 
     ipv4 = annotation("IPv4Address", parse_ip_or_cidr)
     ipv6 = annotation("IPv6Address", parse_ip_or_cidr)
     if ipv4 is not None and ipv4.version != 4:
-        warnings.append(f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}IPv4Address: not IPv4; ignored")
+        warnings.append(
+            f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}IPv4Address: not IPv4; ignored"
+        )
         ipv4 = None
     if ipv6 is not None and ipv6.version != 6:
-        warnings.append(f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}IPv6Address: not IPv6; ignored")
+        warnings.append(
+            f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}IPv6Address: not IPv6; ignored"
+        )
         ipv6 = None
     cluster_id = annotation("RouteReflectorClusterID", parse_ip)
     if cluster_id is not None and cluster_id.version != 4:
-        warnings.append(f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}RouteReflectorClusterID: not IPv4; ignored")
+        warnings.append(
+            f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}RouteReflectorClusterID: not IPv4; ignored"
+        )
         cluster_id = None
     return Node(
         name=name,
         source="Node (v1)",
         ipv4=ipv4,
         ipv6=ipv6,
-        as_number=annotation("ASNumber", parse_asn),
+        as_number=annotation("ASNumber", parse_local_asn),
         rr_cluster_id=str(cluster_id) if cluster_id else "",
         labels=labels,
     )

@@ -92,6 +92,14 @@ def parse_asn(value: Any) -> int:
     raise ValueError(f"{show(value)} is not an AS number (a uint32 or a.b)")
 
 
+def parse_local_asn(value: Any) -> int:
+    """An AS number a BIRD speaker can use as its own: BIRD refuses `local as 0`."""
+    asn = parse_asn(value)
+    if asn == 0:
+        raise ValueError("0 is not a usable AS number")
+    return asn
+
+
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _DURATION_UNITS = {
     "ns": 1e-9,
@@ -108,7 +116,7 @@ _DURATION_UNITS = {
 def parse_duration(value: Any) -> float:
     """A Go duration (`10s`, `2m`, `1h30m`, `500ms`) in seconds, as Calico's API stores them."""
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{show(value)} is not a duration such as \"90s\" or \"2m\"")
+        raise ValueError(f'{show(value)} is not a duration such as "90s" or "2m"')
     text = value
     if text == "0":
         return 0.0
@@ -120,11 +128,11 @@ def parse_duration(value: Any) -> float:
     while pos < len(text):
         m = _DURATION_PART.match(text, pos)
         if not m:
-            raise ValueError(f"{show(value)} is not a duration such as \"90s\" or \"2m\"")
+            raise ValueError(f'{show(value)} is not a duration such as "90s" or "2m"')
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
     if pos == 0:
-        raise ValueError(f"{show(value)} is not a duration such as \"90s\" or \"2m\"")
+        raise ValueError(f'{show(value)} is not a duration such as "90s" or "2m"')
     return sign * total
 
 
@@ -146,13 +154,13 @@ def parse_ip(value: Any) -> IPAddress:
 def parse_cidr(value: Any) -> IPNetwork:
     """A network written with an explicit prefix length and no host bits set (`10.49.0.0/16`)."""
     if not isinstance(value, str) or "/" not in value:
-        raise ValueError(f"{show(value)} is not a CIDR such as \"10.96.0.0/12\"")
+        raise ValueError(f'{show(value)} is not a CIDR such as "10.96.0.0/12"')
     try:
         net = ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
-        raise ValueError(f"{show(value)} is not a CIDR such as \"10.96.0.0/12\"") from None
+        raise ValueError(f'{show(value)} is not a CIDR such as "10.96.0.0/12"') from None
     if net.network_address != ipaddress.ip_interface(value.strip()).ip:
-        raise ValueError(f"{show(value)} has host bits set (did you mean \"{net}\"?)")
+        raise ValueError(f'{show(value)} has host bits set (did you mean "{net}"?)')
     return net
 
 

@@ -34,7 +34,8 @@ _KubeYamlLoader.yaml_implicit_resolvers = {
     first: [
         (tag, regexp)
         for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")
+        if tag
+        not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")
     ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
@@ -83,7 +84,7 @@ def parse_text(text: str, origin: str) -> list[RawObject]:
         if origin.endswith(".json") or text.lstrip().startswith(("{", "[")):
             docs: list[Any] = [json.loads(text)]
         else:
-            docs = list(yaml.load_all(text, Loader=_KubeYamlLoader))  # noqa: S506 (a SafeLoader)
+            docs = list(yaml.load_all(text, Loader=_KubeYamlLoader))
     except json.JSONDecodeError as exc:
         raise SourceError(f"{origin}: line {exc.lineno}: malformed JSON: {exc.msg}") from exc
     except yaml.YAMLError as exc:
@@ -102,7 +103,9 @@ def _flatten(doc: Any, where: str) -> Iterator[RawObject]:
             yield from _flatten(item, where)
         return
     if not isinstance(doc, dict):
-        raise SourceError(f"{where}: expected an object with apiVersion and kind, got {type(doc).__name__}")
+        raise SourceError(
+            f"{where}: expected an object with apiVersion and kind, got {type(doc).__name__}"
+        )
     kind = doc.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
         item_kind = kind[: -len("List")]
