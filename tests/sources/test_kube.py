@@ -1,0 +1,387 @@
+"""The live cluster source, against FakeApiServer through the real `kubernetes` client.
+
+Covers the one-shot listing (`KubeSource.list_all`) and the sidecar's watcher: events, resuming
+after a dropped connection, relisting after compaction without losing objects, sync state,
+and bounded shutdown.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubeapi_server import FakeApiServer, new_api_client
+
+from birdgen.errors import SourceError
+from birdgen.sources.kube import KubeSource, KubeWatcher, connect
+
+PEERS = "bgppeers.crd.projectcalico.org"
+CALICO_V1 = "crd.projectcalico.org/v1"
+
+
+def obj(api_version: str, kind: str, name: str, namespace: str | None = None, **body: Any) -> Any:
+    meta = {"name": name} | ({"namespace": namespace} if namespace else {})
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, **body}
+
+
+def peer(name: str, ip: str = "192.0.2.1") -> Any:
+    return obj(CALICO_V1, "BGPPeer", name, spec={"peerIP": ip, "asNumber": 64512})
+
+
+def populate(server: FakeApiServer) -> None:
+    server.create(obj("v1", "Service", "dns", "kube-system", spec={"clusterIP": "10.96.0.10"}))
+    server.create(obj("v1", "Endpoints", "dns", "kube-system", subsets=[]))
+    server.create(obj("v1", "Node", "node-1", status={"addresses": []}))
+    server.create(obj("v1", "Secret", "bgp-pw", "kube-system", data={"pw": "cHc="}))
+    server.create(obj("v1", "Secret", "elsewhere", "default", data={}))
+    server.create(
+        obj("discovery.k8s.io/v1", "EndpointSlice", "dns-abc", "kube-system", endpoints=[])
+    )
+    server.create(obj(CALICO_V1, "BGPConfiguration", "default", spec={"asNumber": 64512}))
+    server.create(peer("tor-1"))
+    server.create(obj(CALICO_V1, "Node", "node-1", spec={"bgp": {"ipv4Address": "10.0.0.1/24"}}))
+    server.create(obj(CALICO_V1, "IPPool", "pool-1", spec={"cidr": "10.244.0.0/16"}))
+    server.create(obj(CALICO_V1, "BGPFilter", "filter-1", spec={}))
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def names(snapshot: list[Any], kind: str) -> set[str]:
+    return {o["metadata"]["name"] for o in snapshot if o["kind"] == kind}
+
+
+@pytest.fixture
+def server() -> Iterator[FakeApiServer]:
+    # Bookmarks are rare here so that resourceVersions only move with real changes.
+    with FakeApiServer(bookmark_interval=60) as srv:
+        yield srv
+
+
+@pytest.fixture
+def source(server: FakeApiServer, tmp_path: Path) -> Iterator[KubeSource]:
+    api_client = new_api_client(server.kubeconfig(tmp_path / "kubeconfig"))
+    yield KubeSource(api_client)
+    api_client.close()
+
+
+@pytest.fixture
+def start_watcher(source: KubeSource) -> Iterator[Callable[..., KubeWatcher]]:
+    started: list[KubeWatcher] = []
+
+    def start(**options: Any) -> KubeWatcher:
+        options = {"backoff_initial": 0.05, "backoff_max": 0.4, **options}
+        watcher = KubeWatcher(source, **options).start()
+        started.append(watcher)
+        return watcher
+
+    yield start
+    for watcher in started:
+        assert watcher.stop(timeout=3)
+
+
+# ---- list_all -------------------------------------------------------------------------------
+
+
+def test_list_all_returns_every_kind_with_kind_and_api_version(
+    server: FakeApiServer, source: KubeSource
+) -> None:
+    populate(server)
+    objects = source.list_all()
+    got = {(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in objects}
+    assert got == {
+        ("v1", "Service", "dns"),
+        ("v1", "Endpoints", "dns"),
+        ("v1", "Node", "node-1"),
+        ("v1", "Secret", "bgp-pw"),
+        ("discovery.k8s.io/v1", "EndpointSlice", "dns-abc"),
+        (CALICO_V1, "BGPConfiguration", "default"),
+        (CALICO_V1, "BGPPeer", "tor-1"),
+        (CALICO_V1, "Node", "node-1"),
+        (CALICO_V1, "IPPool", "pool-1"),
+        (CALICO_V1, "BGPFilter", "filter-1"),
+    }
+    # Plain manifest-shaped dicts: camelCase fields as the API sends them, no model classes.
+    (calico_node,) = [o for o in objects if o["apiVersion"] == CALICO_V1 and o["kind"] == "Node"]
+    assert type(calico_node) is dict
+    assert calico_node["spec"] == {"bgp": {"ipv4Address": "10.0.0.1/24"}}
+    assert list(calico_node)[:2] == ["apiVersion", "kind"]
+
+
+def test_secrets_come_only_from_the_configured_namespace(
+    server: FakeApiServer, tmp_path: Path
+) -> None:
+    populate(server)
+    api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+    secrets = [o for o in KubeSource(api_client, "default").list_all() if o["kind"] == "Secret"]
+    assert [s["metadata"]["name"] for s in secrets] == ["elsewhere"]
+    api_client.close()
+
+
+def test_missing_crd_lists_as_empty(tmp_path: Path) -> None:
+    with FakeApiServer(missing=["bgpfilters.crd.projectcalico.org", PEERS]) as server:
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        server.create(obj(CALICO_V1, "IPPool", "pool-1", spec={}))
+        kinds = {o["kind"] for o in KubeSource(api_client).list_all()}
+        assert kinds == {"IPPool"}
+        api_client.close()
+
+
+def test_list_failures_raise_source_error(server: FakeApiServer, source: KubeSource) -> None:
+    server.fail_next(1, status=500, resource="endpoints")
+    with pytest.raises(SourceError, match=r"listing endpoints: HTTP 500"):
+        source.list_all()
+    # A core type is never optional: 404 is an error there.
+    server.fail_next(1, status=404, resource="nodes")
+    with pytest.raises(SourceError, match=r"listing nodes: HTTP 404"):
+        source.list_all()
+
+
+def test_unreachable_server_raises_source_error(tmp_path: Path) -> None:
+    server = FakeApiServer().start()
+    api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+    server.stop()
+    with pytest.raises(SourceError, match="listing services"):
+        KubeSource(api_client).list_all()
+    api_client.close()
+
+
+def test_connect_reads_a_kubeconfig(
+    server: FakeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # connect() honours proxy variables like any client would; keep the test on loopback.
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    server.create(peer("tor-1"))
+    api_client = connect(str(server.kubeconfig(tmp_path / "kc")))
+    assert [o["metadata"]["name"] for o in KubeSource(api_client).list_all()] == ["tor-1"]
+    api_client.close()
+    with pytest.raises(SourceError, match="cannot load"):
+        connect(str(tmp_path / "no-such-kubeconfig"))
+
+
+# ---- the watcher ----------------------------------------------------------------------------
+
+
+def test_watcher_sees_create_modify_delete(
+    server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
+) -> None:
+    populate(server)
+    changes = threading.Semaphore(0)
+    watcher = start_watcher(on_change=changes.release)
+    assert watcher.wait_synced(5)
+    assert {(o["kind"], o["metadata"]["name"]) for o in watcher.snapshot()} >= {
+        ("BGPPeer", "tor-1"),
+        ("Service", "dns"),
+    }
+
+    server.create(peer("tor-2", "192.0.2.2"))
+    wait_for(lambda: "tor-2" in names(watcher.snapshot(), "BGPPeer"))
+    server.patch("BGPPeer", "tor-2", None, lambda o: o["spec"].update(peerIP="192.0.2.22"))
+    wait_for(
+        lambda: any(
+            o["spec"]["peerIP"] == "192.0.2.22"
+            for o in watcher.snapshot()
+            if o["kind"] == "BGPPeer"
+        )
+    )
+    server.delete("Service", "dns", "kube-system")
+    wait_for(lambda: "dns" not in names(watcher.snapshot(), "Service"))
+
+    snapshot = watcher.snapshot()
+    assert all(o["apiVersion"] and o["kind"] for o in snapshot)
+    keys = [
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in snapshot
+    ]
+    assert keys == sorted(keys)
+    assert changes.acquire(timeout=1)  # on_change fired (at least once per change)
+    assert watcher.errors == {}
+
+
+def test_snapshot_is_a_copy(
+    server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
+) -> None:
+    server.create(peer("tor-1"))
+    watcher = start_watcher()
+    assert watcher.wait_synced(5)
+    watcher.snapshot()[0]["spec"]["peerIP"] = "mutated"
+    assert watcher.snapshot()[0]["spec"]["peerIP"] == "192.0.2.1"
+
+
+def test_dropped_watch_resumes_from_last_version_without_relisting(
+    server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
+) -> None:
+    populate(server)
+    watcher = start_watcher()
+    assert watcher.wait_synced(5)
+    server.create(peer("before-drop"))
+    wait_for(lambda: "before-drop" in names(watcher.snapshot(), "BGPPeer"))
+    resume_from = watcher.informers[PEERS].resource_version
+    wait_for(lambda: server.open_watches() == 10)
+    lists_before = len(server.requests(watch=False))
+    mark = time.monotonic()
+
+    assert server.drop_watches() == 10
+    server.create(peer("during-drop"))  # happens while nobody watches
+    wait_for(lambda: "during-drop" in names(watcher.snapshot(), "BGPPeer"))
+    wait_for(lambda: server.open_watches() == 10)
+
+    assert len(server.requests(watch=False)) == lists_before, "a dropped watch must not relist"
+    rewatch = server.requests(resource=PEERS, watch=True, since=mark)[0]
+    assert rewatch.query["resourceVersion"] == resume_from
+    assert watcher.relists == 0
+    assert watcher.watch_restarts >= 10
+    assert watcher.errors["connection"] >= 1
+
+
+def test_compaction_relists_without_objects_vanishing(
+    server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
+) -> None:
+    populate(server)
+    keepers = {f"peer-{i}" for i in range(20)}
+    for name in sorted(keepers):
+        server.create(peer(name))
+    watcher = start_watcher()
+    assert watcher.wait_synced(5)
+    wait_for(lambda: server.open_watches() == 10)
+
+    # Slow the relist down so snapshots are taken while it is in flight.
+    server.delay_next(1, 0.5, resource=PEERS, watch=False)
+    lists_before = len(server.requests(resource=PEERS, watch=False))
+    missing: list[set[str]] = []
+    stop_polling = threading.Event()
+
+    def poll() -> None:
+        while not stop_polling.is_set():
+            gone = keepers - names(watcher.snapshot(), "BGPPeer")
+            if gone:
+                missing.append(gone)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        server.compact()  # open watches get ERROR 410 and must relist
+        wait_for(lambda: len(server.requests(resource=PEERS, watch=False)) > lists_before)
+        server.create(peer("after-compaction"))
+        wait_for(lambda: "after-compaction" in names(watcher.snapshot(), "BGPPeer"))
+    finally:
+        stop_polling.set()
+        poller.join(5)
+    assert missing == []
+    assert watcher.informers[PEERS].expirations == 1
+    assert watcher.informers[PEERS].relists == 1
+    assert watcher.errors == {}
+
+
+def test_gap_after_compaction_is_repaired_by_the_relist(tmp_path: Path) -> None:
+    # Here the server answers a watch from a compacted version with HTTP 410 (the other path).
+    with FakeApiServer(bookmark_interval=60, expired_watch="http") as server:
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        for name in ("stays", "goes"):
+            server.create(peer(name))
+        watcher = KubeWatcher(KubeSource(api_client), backoff_initial=0.05, backoff_max=0.2)
+        watcher.start()
+        try:
+            assert watcher.wait_synced(5)
+            wait_for(lambda: server.open_watches(PEERS) == 1)
+            # Keep the peers informer away while things change and history is compacted.
+            server.fail_next(3, status=503, resource=PEERS, watch=True)
+            server.drop_watches()
+            server.delete("BGPPeer", "goes")
+            server.create(peer("new"))
+            server.compact()
+            wait_for(lambda: names(watcher.snapshot(), "BGPPeer") == {"stays", "new"})
+            informer = watcher.informers[PEERS]
+            assert informer.expirations == 1 and informer.relists == 1
+            assert informer.errors["http_503"] == 3
+        finally:
+            assert watcher.stop(timeout=3)
+            api_client.close()
+
+
+def test_not_synced_until_every_initial_list_succeeds(
+    server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
+) -> None:
+    server.create(peer("tor-1"))
+    server.fail_next(3, status=503, resource=PEERS, watch=False)
+    watcher = start_watcher(backoff_initial=0.2, backoff_max=0.4)
+    wait_for(lambda: sum(i.synced() for i in watcher.informers.values()) == 9)
+    assert not watcher.synced()
+    assert "tor-1" not in names(watcher.snapshot(), "BGPPeer")
+    assert watcher.wait_synced(5)
+    assert "tor-1" in names(watcher.snapshot(), "BGPPeer")
+    assert watcher.informers[PEERS].errors["http_503"] == 3
+
+
+def test_missing_crd_is_synced_empty_and_picked_up_once_installed(tmp_path: Path) -> None:
+    with FakeApiServer(missing=[PEERS]) as server:
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        watcher = KubeWatcher(KubeSource(api_client), absent_recheck_seconds=0.2)
+        watcher.start()
+        try:
+            assert watcher.wait_synced(5)
+            assert watcher.informers[PEERS].installed is False
+            server.set_installed(PEERS, True)
+            server.create(peer("tor-1"))
+            wait_for(lambda: "tor-1" in names(watcher.snapshot(), "BGPPeer"))
+            assert watcher.errors == {}
+        finally:
+            assert watcher.stop(timeout=3)
+            api_client.close()
+
+
+def test_periodic_resync_relists(
+    server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
+) -> None:
+    server.create(peer("tor-1"))
+    watcher = start_watcher(resync_seconds=1)
+    assert watcher.wait_synced(5)
+    # The watch is opened with timeoutSeconds up to the resync, then the informer relists.
+    wait_for(lambda: watcher.informers[PEERS].relists >= 1, timeout=4)
+    assert "tor-1" in names(watcher.snapshot(), "BGPPeer")
+    assert watcher.errors == {}
+
+
+def test_on_change_failures_are_counted_not_fatal(
+    server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("consumer bug")
+
+    watcher = start_watcher(on_change=broken)
+    assert watcher.wait_synced(5)
+    server.create(peer("tor-1"))
+    wait_for(lambda: "tor-1" in names(watcher.snapshot(), "BGPPeer"))
+    assert watcher.errors["on_change"] >= 11  # ten first lists and one event
+
+
+def test_stop_is_bounded(server: FakeApiServer, source: KubeSource) -> None:
+    watcher = KubeWatcher(source).start()  # default, production-sized timeouts
+    assert watcher.wait_synced(5)
+    wait_for(lambda: server.open_watches() == 10)
+    began = time.monotonic()
+    assert watcher.stop(timeout=3)
+    assert time.monotonic() - began < 1.5
+    assert not any(t.name.startswith("informer-") for t in threading.enumerate())
+
+
+def test_stop_is_bounded_while_backing_off(tmp_path: Path) -> None:
+    server = FakeApiServer().start()
+    api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+    server.stop()  # every list now fails; informers sit in backoff
+    watcher = KubeWatcher(KubeSource(api_client), backoff_initial=5, backoff_max=30).start()
+    wait_for(lambda: watcher.errors["connection"] >= 10)
+    assert not watcher.synced()
+    began = time.monotonic()
+    assert watcher.stop(timeout=3)
+    assert time.monotonic() - began < 1.5
+    api_client.close()

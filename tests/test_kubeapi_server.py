@@ -1,0 +1,340 @@
+"""The API server test double, checked with the real `kubernetes` client over real HTTP.
+
+The live-source tests trust FakeApiServer to behave like kube-apiserver where birdgen depends
+on it; these tests pin that behaviour down using the client's own typed APIs and its Watch.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+from kubeapi_server import FakeApiServer, new_api_client
+from kubernetes import client, watch
+
+CALICO = ("crd.projectcalico.org", "v1")
+
+
+def service(name: str, namespace: str = "default", ip: str = "10.96.0.10") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"clusterIP": ip, "ports": [{"port": 53}]},
+    }
+
+
+def bgppeer(name: str, peer_ip: str = "192.0.2.1") -> dict[str, Any]:
+    return {
+        "apiVersion": "crd.projectcalico.org/v1",
+        "kind": "BGPPeer",
+        "metadata": {"name": name},
+        "spec": {"peerIP": peer_ip, "asNumber": 64512},
+    }
+
+
+@pytest.fixture
+def server() -> Iterator[FakeApiServer]:
+    with FakeApiServer(bookmark_interval=0.2) as srv:
+        yield srv
+
+
+@pytest.fixture
+def api(server: FakeApiServer, tmp_path: Path) -> Iterator[Any]:
+    api_client = new_api_client(server.kubeconfig(tmp_path / "kubeconfig"))
+    yield api_client
+    api_client.close()
+
+
+def test_binds_loopback_and_writes_a_loadable_kubeconfig(
+    server: FakeApiServer, tmp_path: Path
+) -> None:
+    assert server.url.startswith("http://127.0.0.1:")
+    path = server.kubeconfig(tmp_path / "kc")
+    assert json.loads(path.read_text())["clusters"][0]["cluster"]["server"] == server.url
+    api_client = new_api_client(path)
+    assert api_client.configuration.host == server.url
+    assert api_client.configuration.proxy is None
+
+
+def test_list_with_typed_client_and_raw(server: FakeApiServer, api: Any) -> None:
+    server.create(service("dns", "kube-system"))
+    server.create(service("web", "prod"))
+    core = client.CoreV1Api(api)
+
+    typed = core.list_service_for_all_namespaces()
+    assert [s.metadata.name for s in typed.items] == ["dns", "web"]
+    assert typed.metadata.resource_version == str(server.resource_version)
+
+    raw = json.loads(core.list_service_for_all_namespaces(_preload_content=False).data)
+    assert raw["kind"] == "ServiceList" and raw["apiVersion"] == "v1"
+    item = raw["items"][0]
+    # As on a real server, list items carry no kind/apiVersion but full server metadata.
+    assert "kind" not in item and "apiVersion" not in item
+    assert {"uid", "resourceVersion", "creationTimestamp"} <= item["metadata"].keys()
+
+    namespaced = core.list_namespaced_service("prod")
+    assert [s.metadata.name for s in namespaced.items] == ["web"]
+
+
+def test_resource_versions_are_global_and_increasing(server: FakeApiServer) -> None:
+    a = server.create(service("a"))
+    p = server.create(bgppeer("p"))
+    a2 = server.patch("Service", "a", "default", lambda o: o["spec"].update(clusterIP="10.0.0.9"))
+    rvs = [int(o["metadata"]["resourceVersion"]) for o in (a, p, a2)]
+    assert rvs == sorted(rvs) and len(set(rvs)) == 3
+    assert a2["metadata"]["uid"] == a["metadata"]["uid"]
+    with pytest.raises(ValueError):
+        server.create(service("a"))
+
+
+def test_get_single_objects_and_404(server: FakeApiServer, api: Any) -> None:
+    server.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "bgp", "namespace": "kube-system"},
+            "data": {"pw": "c2VjcmV0"},
+        }
+    )
+    server.create(bgppeer("tor-1"))
+    core = client.CoreV1Api(api)
+    assert core.read_namespaced_secret("bgp", "kube-system").data == {"pw": "c2VjcmV0"}
+    with pytest.raises(client.ApiException) as err:
+        core.read_namespaced_secret("bgp", "default")
+    assert err.value.status == 404
+
+    custom = client.CustomObjectsApi(api)
+    peer = custom.get_cluster_custom_object(*CALICO, "bgppeers", "tor-1")
+    assert peer["spec"]["peerIP"] == "192.0.2.1"
+    assert peer["kind"] == "BGPPeer"  # single objects do carry kind
+
+
+def test_calico_node_and_core_node_are_separate(server: FakeApiServer, api: Any) -> None:
+    server.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+    server.create(
+        {
+            "apiVersion": "crd.projectcalico.org/v1",
+            "kind": "Node",
+            "metadata": {"name": "n1"},
+            "spec": {"bgp": {"ipv4Address": "10.0.0.1/24"}},
+        }
+    )
+    assert [n.metadata.name for n in client.CoreV1Api(api).list_node().items] == ["n1"]
+    calico = client.CustomObjectsApi(api).list_cluster_custom_object(*CALICO, "nodes")
+    assert calico["items"][0]["spec"]["bgp"]["ipv4Address"] == "10.0.0.1/24"
+    with pytest.raises(ValueError):
+        server.delete("Node", "n1")  # ambiguous without apiVersion
+    server.delete("Node", "n1", api_version="v1")
+    assert server.get("Node", "n1", api_version="crd.projectcalico.org/v1") is not None
+
+
+def test_missing_crd_is_404_until_installed(tmp_path: Path) -> None:
+    with FakeApiServer(missing=["bgpfilters.crd.projectcalico.org"]) as server:
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        custom = client.CustomObjectsApi(api_client)
+        with pytest.raises(client.ApiException) as err:
+            custom.list_cluster_custom_object(*CALICO, "bgpfilters")
+        assert err.value.status == 404
+        server.set_installed("bgpfilters.crd.projectcalico.org", True)
+        assert custom.list_cluster_custom_object(*CALICO, "bgpfilters")["items"] == []
+        api_client.close()
+
+
+def test_watch_streams_changes_from_a_resource_version(server: FakeApiServer, api: Any) -> None:
+    server.create(service("a"))
+    core = client.CoreV1Api(api)
+    start = core.list_service_for_all_namespaces().metadata.resource_version
+
+    def mutate() -> None:
+        time.sleep(0.1)
+        server.create(service("b"))
+        server.patch("Service", "b", "default", lambda o: o["spec"].update(clusterIP="10.1.1.1"))
+        server.delete("Service", "a", "default")
+
+    threading.Thread(target=mutate).start()
+    seen = []
+    w = watch.Watch()
+    for event in w.stream(
+        core.list_service_for_all_namespaces, resource_version=start, timeout_seconds=2
+    ):
+        seen.append((event["type"], event["raw_object"]["metadata"]["name"]))
+        assert event["raw_object"]["kind"] == "Service"  # watch objects carry kind
+        if len(seen) == 3:
+            w.stop()
+    assert seen == [("ADDED", "b"), ("MODIFIED", "b"), ("DELETED", "a")]
+
+
+def test_watch_replays_history_and_uses_chunked_encoding(server: FakeApiServer, api: Any) -> None:
+    start = server.resource_version
+    server.create(bgppeer("p1"))
+    server.create(bgppeer("p2"))
+    custom = client.CustomObjectsApi(api)
+    resp = custom.list_cluster_custom_object(
+        *CALICO,
+        "bgppeers",
+        watch=True,
+        resource_version=str(start),
+        timeout_seconds=1,
+        _preload_content=False,
+    )
+    assert resp.headers["Transfer-Encoding"] == "chunked"
+    lines = [json.loads(line) for line in resp.data.decode().splitlines()]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in lines] == [
+        ("ADDED", "p1"),
+        ("ADDED", "p2"),
+    ]
+
+
+def test_watch_timeout_ends_the_stream_cleanly(server: FakeApiServer, api: Any) -> None:
+    core = client.CoreV1Api(api)
+    began = time.monotonic()
+    events = list(
+        watch.Watch().stream(
+            core.list_node, resource_version=str(server.resource_version), timeout_seconds=1
+        )
+    )
+    assert events == []
+    assert 0.9 <= time.monotonic() - began < 3
+
+
+def test_bookmarks_only_when_allowed(server: FakeApiServer, api: Any) -> None:
+    core = client.CoreV1Api(api)
+    rv = str(server.resource_version)
+    kinds = [
+        e["type"]
+        for e in watch.Watch().stream(
+            core.list_node, resource_version=rv, timeout_seconds=1, allow_watch_bookmarks=True
+        )
+    ]
+    assert kinds and set(kinds) == {"BOOKMARK"}
+    assert list(watch.Watch().stream(core.list_node, resource_version=rv, timeout_seconds=1)) == []
+
+
+def test_compaction_expires_old_versions(server: FakeApiServer, api: Any) -> None:
+    server.create(service("a"))
+    core = client.CoreV1Api(api)
+    old = core.list_service_for_all_namespaces().metadata.resource_version
+    server.compact()
+
+    # A watch from a compacted version: HTTP 200, then an ERROR event with a 410 Status.
+    raw = core.list_service_for_all_namespaces(
+        watch=True, resource_version=old, _preload_content=False
+    )
+    (event,) = [json.loads(line) for line in raw.data.decode().splitlines()]
+    assert event["type"] == "ERROR"
+    assert event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
+    # The client's Watch turns that into ApiException(410).
+    with pytest.raises(client.ApiException) as err:
+        list(
+            watch.Watch().stream(
+                core.list_service_for_all_namespaces, resource_version=old, timeout_seconds=1
+            )
+        )
+    assert err.value.status == 410
+    # A list pinned to a compacted version is HTTP 410; a fresh one works.
+    with pytest.raises(client.ApiException) as err:
+        core.list_service_for_all_namespaces(resource_version=old, resource_version_match="Exact")
+    assert err.value.status == 410
+    fresh = core.list_service_for_all_namespaces().metadata.resource_version
+    assert (
+        list(
+            watch.Watch().stream(
+                core.list_service_for_all_namespaces, resource_version=fresh, timeout_seconds=1
+            )
+        )
+        == []
+    )
+
+    server.expired_watch = "http"
+    with pytest.raises(client.ApiException) as err:
+        core.list_service_for_all_namespaces(watch=True, resource_version=old)
+    assert err.value.status == 410
+
+
+def test_compaction_expires_open_watches(server: FakeApiServer, api: Any) -> None:
+    core = client.CoreV1Api(api)
+    resp = core.list_node(
+        watch=True, resource_version=str(server.resource_version), _preload_content=False
+    )
+    deadline = time.monotonic() + 5
+    while server.open_watches("nodes") == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.compact()
+    (event,) = [json.loads(line) for line in resp.data.decode().splitlines()]
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410
+
+
+def test_drop_watches_breaks_the_stream(server: FakeApiServer, api: Any) -> None:
+    core = client.CoreV1Api(api)
+    resp = core.list_node(
+        watch=True, resource_version=str(server.resource_version), _preload_content=False
+    )
+    deadline = time.monotonic() + 5
+    while server.open_watches() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.drop_watches() == 1
+    # No terminating chunk: the client sees a protocol error, not a clean end of stream.
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        for _ in resp.stream(None):
+            pass
+    assert server.open_watches() == 0
+
+
+def test_fail_next_and_delay_next(server: FakeApiServer, api: Any) -> None:
+    core = client.CoreV1Api(api)
+    server.fail_next(2, status=503, resource="services")
+    for _ in range(2):
+        with pytest.raises(client.ApiException) as err:
+            core.list_service_for_all_namespaces()
+        assert err.value.status == 503
+    core.list_node()  # other resources were never affected
+    core.list_service_for_all_namespaces()
+
+    server.delay_next(1, 0.3, resource="nodes")
+    began = time.monotonic()
+    core.list_node()
+    assert time.monotonic() - began >= 0.3
+
+
+def test_request_log(server: FakeApiServer, api: Any) -> None:
+    core = client.CoreV1Api(api)
+    core.list_node()
+    core.list_namespaced_secret("kube-system")
+    list(watch.Watch().stream(core.list_node, resource_version="1", timeout_seconds=1))
+    nodes = server.requests(resource="nodes")
+    assert [(r.watch, r.status) for r in nodes] == [(False, 200), (True, 200)]
+    assert nodes[1].query["resourceVersion"] == "1"
+    (secrets,) = server.requests(resource="secrets")
+    assert secrets.path == "/api/v1/namespaces/kube-system/secrets"
+
+
+def test_unsupported_requests_are_refused(server: FakeApiServer, api: Any) -> None:
+    core = client.CoreV1Api(api)
+    with pytest.raises(client.ApiException) as err:
+        core.list_node(label_selector="a=b")
+    assert err.value.status == 400
+    with pytest.raises(client.ApiException) as err:
+        core.delete_node("n1")
+    assert err.value.status == 405
+
+
+def test_stop_is_bounded_with_open_connections(tmp_path: Path) -> None:
+    server = FakeApiServer().start()
+    api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+    core = client.CoreV1Api(api_client)
+    core.list_node()  # leaves an idle keep-alive connection in the pool
+    resp = core.list_node(watch=True, resource_version="1", _preload_content=False)
+    began = time.monotonic()
+    server.stop(timeout=3)
+    assert time.monotonic() - began < 3
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        for _ in resp.stream(None):
+            pass
+    api_client.close()
