@@ -7,6 +7,7 @@ here too, because manifests read from files were never checked by one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from birdgen.errors import Problem
@@ -76,6 +77,7 @@ _TOP_FIELDS = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 _SEVERITY = re.compile(r"(?i)(trace|debug|info|warning|error|fatal)?")
 _INTERFACE = re.compile(r"[a-zA-Z0-9_.*-]{1,15}")
 _COMMUNITY = re.compile(r"([0-9]+):([0-9]+)(?::([0-9]+))?")
+_PROGRAM_CLUSTER_ROUTES = ("Enabled", "Disabled", "EnabledIPIPOnly", "EnabledNoEncapOnly")
 MAX_RESTART_SECONDS = 4095  # RFC 4724: the restart time field has 12 bits
 
 
@@ -151,7 +153,9 @@ def _cidr_list(spec: Fields, key: str) -> tuple[IPNetwork, ...]:
     return tuple(out)
 
 
-def parse_bgp_configuration(obj: dict[str, Any], name: str, problems: list[Problem]) -> BGPConfiguration:
+def parse_bgp_configuration(
+    obj: dict[str, Any], name: str, problems: list[Problem]
+) -> BGPConfiguration:
     top = Fields("BGPConfiguration", name, obj, "", problems)
     top.only(_TOP_FIELDS)
     spec = top.sub("spec")
@@ -168,12 +172,17 @@ def parse_bgp_configuration(obj: dict[str, Any], name: str, problems: list[Probl
                 spec.fail(key, "cannot be set while nodeToNodeMeshEnabled is false")
     severity = spec.get("logSeverityScreen", parse_str, None)
     if severity is not None and not _SEVERITY.fullmatch(severity):
-        spec.fail("logSeverityScreen", f"{show(severity)} is not one of Trace, Debug, Info, Warning, Error, Fatal")
+        spec.fail(
+            "logSeverityScreen",
+            f"{show(severity)} is not one of Trace, Debug, Info, Warning, Error, Fatal",
+        )
         severity = None
 
     def interface(value: Any) -> str:
         if not isinstance(value, str) or value == "*" or not _INTERFACE.fullmatch(value):
-            raise ValueError(f"{show(value)} is not an interface name or glob (up to 15 of [a-zA-Z0-9_.*-], not \"*\")")
+            raise ValueError(
+                f'{show(value)} is not an interface name or glob (up to 15 of [a-zA-Z0-9_.*-], not "*")'
+            )
         return value
 
     communities: dict[str, Community] = {}
@@ -185,12 +194,22 @@ def parse_bgp_configuration(obj: dict[str, Any], name: str, problems: list[Probl
             item.fail("name", "is required")
         if cname and value is not None:
             communities.setdefault(cname, value)  # first definition wins, as in Calico
-    if spec.has("communities") and not spec.has("prefixAdvertisements"):
+    for key, limit in (("communities", 500), ("prefixAdvertisements", 500)):
+        if isinstance(spec.raw(key), list) and len(spec.raw(key)) > limit:
+            spec.fail(key, f"has {len(spec.raw(key))} entries; at most {limit} are allowed")
+    if spec.raw("communities") and not spec.raw("prefixAdvertisements"):
         spec.fail("communities", "is set but prefixAdvertisements is not")
     adverts: tuple[PrefixAdvertisement, ...] | None = None
     if spec.has("prefixAdvertisements"):
         adverts = tuple(_prefix_advertisements(spec, communities))
-    lb_aggregation = spec.one_of("serviceLoadBalancerAggregation", ("Enabled", "Disabled"), "Enabled")
+    lb_aggregation = spec.one_of(
+        "serviceLoadBalancerAggregation", ("Enabled", "Disabled"), "Enabled"
+    )
+    # Read by Felix, not by BIRD: validated as Calico's API does, then not used.
+    spec.one_of("programClusterRoutes", _PROGRAM_CLUSTER_ROUTES, "EnabledNoEncapOnly")
+    for key, version in (("localWorkloadPeeringIPV4", 4), ("localWorkloadPeeringIPV6", 6)):
+        if spec.raw(key):
+            spec.get(key, _ip_of(version), None)
     return BGPConfiguration(
         name=name,
         mesh_enabled=mesh,
@@ -219,6 +238,10 @@ def _prefix_advertisements(spec: Fields, named: dict[str, Community]) -> list[Pr
         if not item.has("cidr"):
             item.fail("cidr", "is required")
         resolved: set[Community] = set()
+        if isinstance(item.raw("communities"), list) and len(item.raw("communities")) > 50:
+            item.fail(
+                "communities", f"has {len(item.raw('communities'))} entries; at most 50 are allowed"
+            )
         for i, ref in enumerate(item.values("communities", parse_str)):
             if _COMMUNITY.fullmatch(ref):
                 try:
@@ -228,7 +251,10 @@ def _prefix_advertisements(spec: Fields, named: dict[str, Community]) -> list[Pr
             elif ref in named:
                 resolved.add(named[ref])
             else:
-                item.fail(f"communities[{i}]", f"{show(ref)} is neither a community value nor a name defined in spec.communities")
+                item.fail(
+                    f"communities[{i}]",
+                    f"{show(ref)} is neither a community value nor a name defined in spec.communities",
+                )
         if cidr is not None and resolved:
             # Calico sorts the values as strings: "100:555:107" < "100:6532" < "5663:12".
             out.append(PrefixAdvertisement(cidr, tuple(sorted(resolved, key=str))))
@@ -241,7 +267,12 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
     spec = top.sub("spec")
     spec.only(_PEER_FIELDS)
     no_peer_ip: tuple[IPAddress | None, int | None] = (None, None)
-    peer_ip, peer_port = spec.get("peerIP", parse_peer_ip, no_peer_ip) if spec.raw("peerIP") else no_peer_ip
+    peer_ip, peer_port = (
+        spec.get("peerIP", parse_peer_ip, no_peer_ip) if spec.raw("peerIP") else no_peer_ip
+    )
+    if peer_ip is not None and peer_ip.is_unspecified:
+        spec.fail("peerIP", f"{peer_ip} is the unspecified address; BIRD cannot peer with it")
+        peer_ip = None
     node_selector = spec.get("nodeSelector", _selector, None)
     peer_selector = spec.get("peerSelector", _selector, None)
     workload_selector = spec.get("localWorkloadSelector", _selector, None)
@@ -258,10 +289,16 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
     if spec.raw("peerIP") and spec.raw("peerSelector"):
         spec.fail("peerSelector", "cannot be set together with spec.peerIP")
     if spec.raw("peerSelector") and as_number:
-        spec.fail("asNumber", "cannot be set together with spec.peerSelector (the AS comes from the selected nodes)")
+        spec.fail(
+            "asNumber",
+            "cannot be set together with spec.peerSelector (the AS comes from the selected nodes)",
+        )
     if spec.raw("localWorkloadSelector"):
         if spec.raw("peerIP") or spec.raw("peerSelector"):
-            spec.fail("localWorkloadSelector", "cannot be set together with spec.peerIP or spec.peerSelector")
+            spec.fail(
+                "localWorkloadSelector",
+                "cannot be set together with spec.peerIP or spec.peerSelector",
+            )
         if not as_number:
             spec.fail("asNumber", "is required with spec.localWorkloadSelector")
     elif peer_ip is not None and as_number == 0:
@@ -269,15 +306,26 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
             spec.fail("asNumber", "is required with spec.peerIP")
         elif spec.raw("asNumber") in (0, "0"):
             spec.fail("asNumber", "0 is not a valid peer AS")
-    if not spec.raw("peerIP") and not spec.raw("peerSelector") and not spec.raw("localWorkloadSelector"):
+    if (
+        not spec.raw("peerIP")
+        and not spec.raw("peerSelector")
+        and not spec.raw("localWorkloadSelector")
+    ):
         spec.fail("", "one of peerIP, peerSelector or localWorkloadSelector is required")
     if keep and next_hop is not None:
         spec.fail("keepOriginalNextHop", "cannot be set together with spec.nextHopMode")
     if spec.raw("reachableBy"):
         if not spec.raw("peerIP"):
             spec.fail("reachableBy", "requires spec.peerIP")
-        elif reachable_by is not None and peer_ip is not None and reachable_by.version != peer_ip.version:
-            spec.fail("reachableBy", f"{show(str(reachable_by))} is not of the same IP family as spec.peerIP")
+        elif (
+            reachable_by is not None
+            and peer_ip is not None
+            and reachable_by.version != peer_ip.version
+        ):
+            spec.fail(
+                "reachableBy",
+                f"{show(str(reachable_by))} is not of the same IP family as spec.peerIP",
+            )
 
     password: SecretKeyRef | None = None
     if spec.has("password"):
@@ -322,9 +370,14 @@ def parse_calico_node(obj: dict[str, Any], name: str, problems: list[Problem]) -
     if ipv4 is not None and ipv4.version != 4:
         bgp.fail("ipv4Address", f"{show(bgp.raw('ipv4Address'))} is not an IPv4 address")
         ipv4 = None
+    for key, iface in (("ipv4Address", ipv4), ("ipv6Address", ipv6)):
+        if iface is not None and iface.ip.is_unspecified:
+            bgp.fail(key, f"{iface.ip} is the unspecified address, not a node's BGP address")
     if ipv6 is not None and ipv6.version != 6:
         bgp.fail("ipv6Address", f"{show(bgp.raw('ipv6Address'))} is not an IPv6 address")
         ipv6 = None
+    if bgp.raw("ipv4IPIPTunnelAddr"):  # Felix's, not BIRD's: validated, then not used
+        bgp.get("ipv4IPIPTunnelAddr", _ip_of(4), None)
     return Node(
         name=name,
         source="Node",
@@ -334,6 +387,16 @@ def parse_calico_node(obj: dict[str, Any], name: str, problems: list[Problem]) -
         rr_cluster_id=bgp.get("routeReflectorClusterID", _cluster_id, ""),
         labels=labels,
     )
+
+
+def _ip_of(version: int) -> Callable[[Any], IPAddress]:
+    def parse(value: Any) -> IPAddress:
+        ip = parse_ip(value)
+        if ip.version != version:
+            raise ValueError(f"{show(value)} is not an IPv{version} address")
+        return ip
+
+    return parse
 
 
 def _cluster_id(value: Any) -> str:

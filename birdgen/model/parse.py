@@ -11,7 +11,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from birdgen.errors import InvalidInput, Problem
-from birdgen.model.calico import parse_bgp_configuration, parse_bgp_peer, parse_calico_node, parse_ip_pool
+from birdgen.model.bgpfilter import BGPFilter, parse_bgp_filter
+from birdgen.model.calico import (
+    parse_bgp_configuration,
+    parse_bgp_peer,
+    parse_calico_node,
+    parse_ip_pool,
+)
 from birdgen.model.kube import (
     parse_endpoint_slice,
     parse_endpoints,
@@ -19,14 +25,23 @@ from birdgen.model.kube import (
     parse_secret,
     parse_service,
 )
-from birdgen.model.resources import BGPConfiguration, BGPPeer, Cluster, EndpointSlice, IPPool, Node, Secret, Service
+from birdgen.model.resources import (
+    BGPConfiguration,
+    BGPPeer,
+    Cluster,
+    EndpointSlice,
+    IPPool,
+    Node,
+    Secret,
+    Service,
+)
 from birdgen.model.values import parse_object_name, show
 
 CALICO_API_VERSIONS = ("projectcalico.org/v3", "crd.projectcalico.org/v1")
-CALICO_KINDS = ("BGPConfiguration", "BGPPeer", "Node", "IPPool")
+CALICO_KINDS = ("BGPConfiguration", "BGPPeer", "BGPFilter", "Node", "IPPool")
 KUBE_KINDS = {("v1", "Service"), ("v1", "Endpoints"), ("v1", "Node"), ("v1", "Secret"),
               ("discovery.k8s.io/v1", "EndpointSlice")}  # fmt: skip
-CLUSTER_SCOPED = ("BGPConfiguration", "BGPPeer", "Node", "IPPool", "KubeNode")
+CLUSTER_SCOPED = ("BGPConfiguration", "BGPPeer", "BGPFilter", "Node", "IPPool", "KubeNode")
 
 
 def kind_of(obj: dict[str, Any]) -> str | None:
@@ -39,14 +54,22 @@ def kind_of(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def index(objects: Iterable[dict[str, Any]], problems: list[Problem], notices: list[str]) -> dict[tuple[str, str, str], dict[str, Any]]:
+def index(
+    objects: Iterable[dict[str, Any]], problems: list[Problem], notices: list[str]
+) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The objects we understand keyed by (kind, namespace, name); later ones replace earlier."""
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for obj in objects:
         kind = kind_of(obj)
         if kind is None:
-            name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj.get("metadata"), dict) else "?"
-            notices.append(f"skipping {obj.get('kind', '?')}/{name} ({obj.get('apiVersion', '?')}): not a kind birdgen reads")
+            name = (
+                (obj.get("metadata") or {}).get("name", "?")
+                if isinstance(obj.get("metadata"), dict)
+                else "?"
+            )
+            notices.append(
+                f"skipping {obj.get('kind', '?')}/{name} ({obj.get('apiVersion', '?')}): not a kind birdgen reads"
+            )
             continue
         display = "Node" if kind == "KubeNode" else kind
         meta = obj.get("metadata")
@@ -84,14 +107,19 @@ def parse_cluster(objects: Iterable[dict[str, Any]], notices: list[str] | None =
     legacy: dict[tuple[str, str], list[EndpointSlice]] = {}
     secrets: dict[tuple[str, str], Secret] = {}
     pools: list[IPPool] = []
+    filters: dict[str, BGPFilter] = {}
     for (kind, ns, name), obj in sorted(by_key.items()):
         if kind == "BGPConfiguration":
             if name != "default" and not name.startswith("node."):
-                warnings.append(f"BGPConfiguration/{name}: ignored: only \"default\" and \"node.<node name>\" are used")
+                warnings.append(
+                    f'BGPConfiguration/{name}: ignored: only "default" and "node.<node name>" are used'
+                )
                 continue
             configs[name] = parse_bgp_configuration(obj, name, problems)
         elif kind == "BGPPeer":
             peers.append(parse_bgp_peer(obj, name, problems))
+        elif kind == "BGPFilter":
+            filters[name] = parse_bgp_filter(obj, name, problems)
         elif kind == "Node":
             calico_nodes[name] = parse_calico_node(obj, name, problems)
         elif kind == "KubeNode":
@@ -124,6 +152,7 @@ def parse_cluster(objects: Iterable[dict[str, Any]], notices: list[str] | None =
         slices={key: tuple(value) for key, value in slices.items()},
         secrets=secrets,
         ip_pools=tuple(pools),
+        filters=filters,
         warnings=tuple(warnings),
     )
 
@@ -139,10 +168,20 @@ def _merge_nodes(calico: dict[str, Node], kube: dict[str, Node]) -> dict[str, No
             continue
         labels = {**node.labels, **k8s.labels}
         if node.ipv4 or node.ipv6 or node.as_number is not None or node.rr_cluster_id:
-            out[name] = Node(node.name, node.source, node.ipv4, node.ipv6, node.as_number, node.rr_cluster_id, labels)
+            out[name] = Node(
+                node.name,
+                node.source,
+                node.ipv4,
+                node.ipv6,
+                node.as_number,
+                node.rr_cluster_id,
+                labels,
+            )
         else:
-            out[name] = Node(k8s.name, k8s.source, k8s.ipv4, k8s.ipv6, k8s.as_number, k8s.rr_cluster_id, labels)
+            out[name] = Node(
+                k8s.name, k8s.source, k8s.ipv4, k8s.ipv6, k8s.as_number, k8s.rr_cluster_id, labels
+            )
     return dict(sorted(out.items()))
 
 
-__all__ = ["parse_cluster", "kind_of", "show"]
+__all__ = ["kind_of", "parse_cluster", "show"]

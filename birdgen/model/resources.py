@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from birdgen.model.selector import Selector
 from birdgen.model.values import Family, IPAddress, IPInterface, IPNetwork
+
+if TYPE_CHECKING:  # bgpfilter imports this module; the annotation alone needs the name
+    from birdgen.model.bgpfilter import BGPFilter
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,11 @@ class Ref:
     namespace: str = ""
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        return (
+            f"{self.kind} {self.namespace}/{self.name}"
+            if self.namespace
+            else f"{self.kind} {self.name}"
+        )
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,7 @@ class Cluster:
     slices: Mapping[tuple[str, str], tuple[EndpointSlice, ...]] = field(default_factory=dict)
     secrets: Mapping[tuple[str, str], Secret] = field(default_factory=dict)
     ip_pools: tuple[IPPool, ...] = ()
+    filters: Mapping[str, BGPFilter] = field(default_factory=dict)  # BGPFilter by name
     warnings: tuple[str, ...] = ()
 
     @property
@@ -256,7 +264,9 @@ class Environment:
         return self.k8s_node_ref or self.node_name
 
     @classmethod
-    def from_mapping(cls, node_name: str | None, environ: Mapping[str, str], hostname: str = "") -> Environment:
+    def from_mapping(
+        cls, node_name: str | None, environ: Mapping[str, str], hostname: str = ""
+    ) -> Environment:
         """Read from an environment mapping: `--node`, else NODENAME, else the host name."""
         return cls(
             node_name=node_name or environ.get("NODENAME") or hostname,

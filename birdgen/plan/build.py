@@ -9,8 +9,15 @@ from __future__ import annotations
 import ipaddress
 
 from birdgen.errors import InvalidInput, Problem
-from birdgen.model.resources import BGPConfiguration, Cluster, Environment, Node, PrefixAdvertisement
+from birdgen.model.resources import (
+    BGPConfiguration,
+    Cluster,
+    Environment,
+    Node,
+    PrefixAdvertisement,
+)
 from birdgen.model.values import Family, IPNetwork, hashed_router_id
+from birdgen.plan.filters import filter_functions
 from birdgen.plan.peers import DEFAULT_AS, plan_sessions
 from birdgen.plan.services import ServiceRoutes, plan_services
 from birdgen.plan.types import FamilyPlan, NodePlan, Route
@@ -19,7 +26,16 @@ from birdgen.plan.types import FamilyPlan, NodePlan, Route
 def build_plan(cluster: Cluster, env: Environment) -> NodePlan:
     me = cluster.nodes.get(env.node_name)
     if me is None:
-        raise InvalidInput([Problem("Node", env.node_name, "", "not found: the node being rendered must be among the resources (a Calico Node or a Kubernetes Node)")])
+        raise InvalidInput(
+            [
+                Problem(
+                    "Node",
+                    env.node_name,
+                    "",
+                    "not found: the node being rendered must be among the resources (a Calico Node or a Kubernetes Node)",
+                )
+            ]
+        )
     problems: list[Problem] = []
     warnings: list[str] = list(cluster.warnings)
     default = cluster.default_config
@@ -31,7 +47,10 @@ def build_plan(cluster: Cluster, env: Environment) -> NodePlan:
     elif default.as_number is not None:
         local_as, as_reason = default.as_number, "BGPConfiguration default: spec.asNumber"
     else:
-        local_as, as_reason = DEFAULT_AS, "Calico's default AS (no asNumber on the node or in BGPConfiguration default)"
+        local_as, as_reason = (
+            DEFAULT_AS,
+            "Calico's default AS (no asNumber on the node or in BGPConfiguration default)",
+        )
 
     services = plan_services(cluster, env, me)
     sessions, peer_routes = plan_sessions(cluster, env, me, problems, warnings)
@@ -51,13 +70,23 @@ def build_plan(cluster: Cluster, env: Environment) -> NodePlan:
             export_ranges=_calico_sorted(_export_ranges(routes, default, me, fam)),
             kernel_reject=_calico_sorted(routes.kernel_reject),
             peer_routes=tuple(r for r in peer_routes if r.prefix.version == fam.value),
-            sessions=tuple(sorted((s for s in sessions if s.family is fam), key=lambda s: s.name.encode())),
+            sessions=tuple(
+                sorted((s for s in sessions if s.family is fam), key=lambda s: s.name.encode())
+            ),
             communities=tuple(a for a in adverts if a.cidr.version == fam.value),
-            normal_priority=default.ipv4_normal_route_priority if fam is Family.V4 else default.ipv6_normal_route_priority,
+            # Calico defines them only where BGP runs, whether or not a peer calls them.
+            filter_functions=filter_functions(cluster, fam) if me.address(fam) is not None else (),
+            normal_priority=default.ipv4_normal_route_priority
+            if fam is Family.V4
+            else default.ipv6_normal_route_priority,
             strict_bind=default.bind_mode_node_ip and me.address(fam) is not None,
             listen_port=listen_port,
         )
-    severity = (own_cfg.log_severity if own_cfg and own_cfg.log_severity else None) or default.log_severity or "info"
+    severity = (
+        (own_cfg.log_severity if own_cfg and own_cfg.log_severity else None)
+        or default.log_severity
+        or "info"
+    )
     return NodePlan(
         node_name=me.name,
         router_id=router_id,
@@ -75,28 +104,48 @@ def build_plan(cluster: Cluster, env: Environment) -> NodePlan:
 
 def _router_id(me: Node, env: Environment, problems: list[Problem]) -> tuple[str, str]:
     if env.router_id == "hash":
-        return hashed_router_id(me.name), f"CALICO_ROUTER_ID=hash: derived from the node name {me.name!r}"
+        return hashed_router_id(
+            me.name
+        ), f"CALICO_ROUTER_ID=hash: derived from the node name {me.name!r}"
     if env.router_id:
         try:
             literal = ipaddress.IPv4Address(env.router_id)
         except ValueError:
-            problems.append(Problem("environment", "CALICO_ROUTER_ID", "", f"{env.router_id!r} is neither \"hash\" nor an IPv4 address"))
+            problems.append(
+                Problem(
+                    "environment",
+                    "CALICO_ROUTER_ID",
+                    "",
+                    f'{env.router_id!r} is neither "hash" nor an IPv4 address',
+                )
+            )
             return "0.0.0.0", ""
         return str(literal), "CALICO_ROUTER_ID"
     if me.ipv4 is not None:
         return str(me.ipv4.ip), f"{me.ref}: IPv4 address"
-    problems.append(Problem("Node", me.name, "spec.bgp.ipv4Address", "is needed as the router id; give the node an IPv4 address or set CALICO_ROUTER_ID (an IPv4 address, or \"hash\")"))
+    problems.append(
+        Problem(
+            "Node",
+            me.name,
+            "spec.bgp.ipv4Address",
+            'is needed as the router id; give the node an IPv4 address or set CALICO_ROUTER_ID (an IPv4 address, or "hash")',
+        )
+    )
     return "0.0.0.0", ""
 
 
-def _prefix_advertisements(default: BGPConfiguration, own: BGPConfiguration | None) -> tuple[PrefixAdvertisement, ...]:
+def _prefix_advertisements(
+    default: BGPConfiguration, own: BGPConfiguration | None
+) -> tuple[PrefixAdvertisement, ...]:
     # The node's list, when the field is present at all (even empty), replaces the default's.
     if own is not None and own.prefix_advertisements is not None:
         return own.prefix_advertisements
     return default.prefix_advertisements or ()
 
 
-def _export_ranges(routes: ServiceRoutes, default: BGPConfiguration, me: Node, fam: Family) -> list[IPNetwork]:
+def _export_ranges(
+    routes: ServiceRoutes, default: BGPConfiguration, me: Node, fam: Family
+) -> list[IPNetwork]:
     out = list(routes.export_ranges)
     if me.rr_cluster_id:
         # A route reflector also passes on its clients' routes inside every LB and external

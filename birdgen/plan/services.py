@@ -57,13 +57,21 @@ def configured_ranges(cluster: Cluster, env: Environment) -> Ranges:
         try:
             legacy = parse_cidr(env.advertise_cluster_ips)
         except ValueError as exc:
-            raise InvalidInput([Problem("environment", "CALICO_ADVERTISE_CLUSTER_IPS", "", str(exc))]) from None
+            raise InvalidInput(
+                [Problem("environment", "CALICO_ADVERTISE_CLUSTER_IPS", "", str(exc))]
+            ) from None
         cluster_ranges: tuple[IPNetwork, ...] = (legacy,)
         source = "CALICO_ADVERTISE_CLUSTER_IPS"
     else:
         cluster_ranges = cfg.service_cluster_ips
         source = "serviceClusterIPs"
-    return Ranges(cluster_ranges, source, cfg.service_external_ips, cfg.service_load_balancer_ips, cfg.lb_aggregation)
+    return Ranges(
+        cluster_ranges,
+        source,
+        cfg.service_external_ips,
+        cfg.service_load_balancer_ips,
+        cfg.lb_aggregation,
+    )
 
 
 def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family, ServiceRoutes]:
@@ -74,10 +82,26 @@ def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family
 
     # Aggregates (§6.2): every cluster range; external and (aggregated) LB ranges except single
     # addresses, which are per-service so that Local services stay local.
-    aggregates: list[tuple[IPNetwork, str]] = [(net, f"{ranges.cluster_source} range of {cfg_name}" if ranges.cluster_source == "serviceClusterIPs" else "CALICO_ADVERTISE_CLUSTER_IPS (legacy environment variable)") for net in ranges.cluster]
-    aggregates += [(net, f"serviceExternalIPs range of {cfg_name}") for net in ranges.external if not _single(net)]
+    aggregates: list[tuple[IPNetwork, str]] = [
+        (
+            net,
+            f"{ranges.cluster_source} range of {cfg_name}"
+            if ranges.cluster_source == "serviceClusterIPs"
+            else "CALICO_ADVERTISE_CLUSTER_IPS (legacy environment variable)",
+        )
+        for net in ranges.cluster
+    ]
+    aggregates += [
+        (net, f"serviceExternalIPs range of {cfg_name}")
+        for net in ranges.external
+        if not _single(net)
+    ]
     if ranges.lb_aggregation:
-        aggregates += [(net, f"serviceLoadBalancerIPs range of {cfg_name}") for net in ranges.load_balancer if not _single(net)]
+        aggregates += [
+            (net, f"serviceLoadBalancerIPs range of {cfg_name}")
+            for net in ranges.load_balancer
+            if not _single(net)
+        ]
     for net, reason in aggregates:
         routes = out[family_of(net)]
         if net not in routes.kernel_reject:
@@ -106,7 +130,9 @@ def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family
             if advertised:
                 out[Family(ip.version)].add(prefix, f"{svc.ref}: {verdict}; {category}")
             else:
-                out[Family(ip.version)].withhold(prefix, f"{svc.ref}: not advertised: {verdict}; {category}")
+                out[Family(ip.version)].withhold(
+                    prefix, f"{svc.ref}: not advertised: {verdict}; {category}"
+                )
     for routes in out.values():  # an address advertised for one Service is not withheld
         for prefix in list(routes.withheld):
             if prefix in routes.reasons:
@@ -118,7 +144,9 @@ def _single(net: IPNetwork) -> bool:
     return net.prefixlen == net.max_prefixlen
 
 
-def _advertised(svc: Service, slices: Iterable[EndpointSlice], ranges: Ranges, node_name: str) -> tuple[bool, str]:
+def _advertised(
+    svc: Service, slices: Iterable[EndpointSlice], ranges: Ranges, node_name: str
+) -> tuple[bool, str]:
     """Whether this node advertises the Service's own addresses, and why (§6.3)."""
     slices = tuple(slices)
     if svc.type not in ("ClusterIP", "NodePort", "LoadBalancer"):
@@ -134,29 +162,35 @@ def _advertised(svc: Service, slices: Iterable[EndpointSlice], ranges: Ranges, n
         if svc.type == "LoadBalancer":
             for ip in (svc.load_balancer_ip, *svc.ingress_ips):
                 if ip is not None and ip in singles_lb:
-                    return True, f"externalTrafficPolicy=Cluster, load-balancer IP {ip} is a single address of serviceLoadBalancerIPs"
+                    return (
+                        True,
+                        f"externalTrafficPolicy=Cluster, load-balancer IP {ip} is a single address of serviceLoadBalancerIPs",
+                    )
         for ip in svc.external_ips:
             if ip in singles_ext:
-                return True, f"externalTrafficPolicy=Cluster, external IP {ip} is a single address of serviceExternalIPs"
+                return (
+                    True,
+                    f"externalTrafficPolicy=Cluster, external IP {ip} is a single address of serviceExternalIPs",
+                )
     if policy != "Local" and ranges.lb_aggregation:
         shown = policy or "unset"
         return False, f"externalTrafficPolicy={shown}: the aggregate ranges cover it"
     families = {f.k8s_name for f in svc.ip_families}
-    ready = [
-        ep
-        for s in slices
-        if s.address_type in families
-        for ep in s.endpoints
-        if ep.ready
-    ]
+    ready = [ep for s in slices if s.address_type in families for ep in s.endpoints if ep.ready]
     if policy == "Local":
         if any(ep.node_name == node_name for ep in ready):
             return True, "externalTrafficPolicy=Local, ready endpoint on this node"
         return False, "externalTrafficPolicy=Local, no ready endpoint on this node"
     shown = policy or "unset"
     if ready:
-        return True, f"externalTrafficPolicy={shown}, serviceLoadBalancerAggregation=Disabled, ready endpoint in the cluster"
-    return False, f"externalTrafficPolicy={shown}, serviceLoadBalancerAggregation=Disabled, no ready endpoint in the cluster"
+        return (
+            True,
+            f"externalTrafficPolicy={shown}, serviceLoadBalancerAggregation=Disabled, ready endpoint in the cluster",
+        )
+    return (
+        False,
+        f"externalTrafficPolicy={shown}, serviceLoadBalancerAggregation=Disabled, no ready endpoint in the cluster",
+    )
 
 
 def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, str]]:
@@ -165,7 +199,11 @@ def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, st
     if ranges.cluster:
         for ip in svc.cluster_ips:
             within = _within(ip, ranges.cluster)
-            where = f"within {ranges.cluster_source} {within}" if within else f"cluster IP (outside {ranges.cluster_source}; advertised as Calico does)"
+            where = (
+                f"within {ranges.cluster_source} {within}"
+                if within
+                else f"cluster IP (outside {ranges.cluster_source}; advertised as Calico does)"
+            )
             out.append((ip, where))
     for ip in svc.external_ips:
         within = _within(ip, ranges.external)

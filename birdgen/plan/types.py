@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from birdgen.model.bgpfilter import Direction, FilterRule
 from birdgen.model.resources import Password, PrefixAdvertisement
 from birdgen.model.values import Family, IPAddress, IPNetwork
 
@@ -28,6 +29,21 @@ class PeerRoute:
     prefix: IPNetwork
     gateway: IPAddress
     reason: str
+
+
+@dataclass(frozen=True)
+class FilterFunction:
+    """One BGPFilter's rules for one family and direction, defined once as a BIRD function."""
+
+    filter_name: str
+    direction: Direction
+    family: Family
+    rules: tuple[FilterRule, ...]
+
+    @property
+    def takes_same_as(self) -> bool:
+        """Rules with a peerType need to know whether the session is iBGP (Calico's sameAS)."""
+        return any(r.peer_type is not None for r in self.rules)
 
 
 @dataclass(frozen=True)
@@ -51,7 +67,9 @@ class Session:
     rr_client: bool
     next_hop: str | None  # "self", "keep" or None
     allow_local_as: int | None
-    import_filters: tuple[str, ...] = ()  # BGPFilter names, in BGPPeer.spec.filters order
+    # BGPFilter names, in BGPPeer.spec.filters order; only filters with a function in this
+    # family and direction (FamilyPlan.filter_functions). Mesh sessions never have any.
+    import_filters: tuple[str, ...] = ()
     export_filters: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     description: str = ""
@@ -70,6 +88,7 @@ class FamilyPlan:
     peer_routes: tuple[PeerRoute, ...] = ()
     sessions: tuple[Session, ...] = ()
     communities: tuple[PrefixAdvertisement, ...] = ()
+    filter_functions: tuple[FilterFunction, ...] = ()  # every BGPFilter's, by name (§10)
     normal_priority: int = 1024
     strict_bind: bool = False
     listen_port: int | None = None

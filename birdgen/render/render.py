@@ -15,7 +15,8 @@ import jinja2
 
 import birdgen
 from birdgen.model.values import IPNetwork
-from birdgen.plan.types import FamilyPlan, NodePlan, Session
+from birdgen.plan.types import FamilyPlan, FilterFunction, NodePlan, Session
+from birdgen.render.bgpfilter import call, function_lines
 from birdgen.render.symbols import bird_string, comment, symbol
 
 
@@ -36,9 +37,11 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - BIRD config, not HTML; strings are quoted by bird_string
+        autoescape=False,
     )
-    env.filters.update(bird_string=bird_string, symbol=symbol, comment=comment, prefix_set=prefix_set)
+    env.filters.update(
+        bird_string=bird_string, symbol=symbol, comment=comment, prefix_set=prefix_set
+    )
     return env
 
 
@@ -48,10 +51,14 @@ def prefix_set(nets: tuple[IPNetwork, ...]) -> str:
 
 
 def render(plan: NodePlan) -> str:
-    return environment().get_template("bird.conf.j2").render(
-        version=birdgen.__version__,
-        plan=plan,
-        families=[_family_view(f) for f in plan.families],
+    return (
+        environment()
+        .get_template("bird.conf.j2")
+        .render(
+            version=birdgen.__version__,
+            plan=plan,
+            families=[_family_view(f) for f in plan.families],
+        )
     )
 
 
@@ -72,15 +79,30 @@ def _family_view(fp: FamilyPlan) -> dict[str, Any]:
         "priority_fn": f"birdgen_priority_v{v}",
         "communities_fn": f"birdgen_communities_v{v}",
         "local_pref_threshold": 2147483647 - fp.normal_priority,
-        "sessions": [_session_view(s) for s in fp.sessions],
+        # One heading per BGPFilter (as Calico's `# v4 BGPFilter <name>`), then its functions.
+        "filter_functions": [
+            {
+                "heading": i == 0 or fp.filter_functions[i - 1].filter_name != fn.filter_name,
+                "name": fn.filter_name,
+                "lines": function_lines(fn),
+            }
+            for i, fn in enumerate(fp.filter_functions)
+        ],
+        "sessions": [_session_view(s, fp.filter_functions) for s in fp.sessions],
     }
 
 
-def _session_view(s: Session) -> dict[str, Any]:
+def _session_view(s: Session, functions: tuple[FilterFunction, ...]) -> dict[str, Any]:
+    by_key = {(fn.filter_name, fn.direction): fn for fn in functions}
     return {
         "s": s,
+        # Calls of BGPFilter functions; a session with any gets its own inline channel filters.
+        "import_calls": [call(by_key[(n, "import")], s.ibgp) for n in s.import_filters],
+        "export_calls": [call(by_key[(n, "export")], s.ibgp) for n in s.export_filters],
         "name": symbol(s.name),
         "description": bird_string(s.description),
         "password": bird_string(s.password.reveal()) if s.password is not None else None,
-        "neighbor": f"{s.peer_ip} port {s.peer_port}" if s.peer_port is not None else str(s.peer_ip),
+        "neighbor": f"{s.peer_ip} port {s.peer_port}"
+        if s.peer_port is not None
+        else str(s.peer_ip),
     }
