@@ -36,14 +36,19 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
 def load(paths: Sequence[str], kubeconfig: str | None, in_cluster: bool) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     if kubeconfig or in_cluster:
-        from birdgen.sources.kube import KubeSource, connect  # the kubernetes client is slow to import
+        from birdgen.sources.kube import (  # the kubernetes client is slow to import
+            KubeSource,
+            connect,
+        )
 
         objects += KubeSource(connect(kubeconfig), environment(None).secrets_namespace).list_all()
     objects += files.load(paths)
     return objects
 
 
-def render_or_exit(paths: Sequence[str], node: str | None, kubeconfig: str | None, in_cluster: bool) -> Rendered:
+def render_or_exit(
+    paths: Sequence[str], node: str | None, kubeconfig: str | None, in_cluster: bool
+) -> Rendered:
     if not paths and not kubeconfig and not in_cluster:
         raise click.UsageError("give the resources with -f PATH (or --kubeconfig / --in-cluster)")
     try:
@@ -70,7 +75,9 @@ def with_sources(fn: Any) -> Any:
     return fn
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "BIRDGEN"})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "BIRDGEN"}
+)
 @click.version_option(__version__, prog_name="birdgen")
 def main() -> None:
     """Render BIRD 2 configs that advertise Kubernetes Service IPs over BGP, as Calico does."""
@@ -78,11 +85,31 @@ def main() -> None:
 
 @main.command()
 @with_sources
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here atomically instead of stdout.")
-@click.option("--check", is_flag=True, help="Have BIRD parse the config (bird -p) before anything is written.")
-@click.option("--bird", default="bird", show_default=True, metavar="PATH", help="The BIRD binary used by --check.")
-def render(paths: tuple[str, ...], node: str | None, kubeconfig: str | None, in_cluster: bool,
-           output: Path | None, check: bool, bird: str) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here atomically instead of stdout.",
+)
+@click.option(
+    "--check", is_flag=True, help="Have BIRD parse the config (bird -p) before anything is written."
+)
+@click.option(
+    "--bird",
+    default="bird",
+    show_default=True,
+    metavar="PATH",
+    help="The BIRD binary used by --check.",
+)
+def render(
+    paths: tuple[str, ...],
+    node: str | None,
+    kubeconfig: str | None,
+    in_cluster: bool,
+    output: Path | None,
+    check: bool,
+    bird: str,
+) -> None:
     """Render one node's bird.conf from manifests (or a cluster)."""
     from birdgen.write.check import check_file, check_text
 
@@ -93,7 +120,11 @@ def render(paths: tuple[str, ...], node: str | None, kubeconfig: str | None, in_
                 check_text(rendered.text, bird=bird, display_name="<rendered config>")
             click.echo(rendered.text, nl=False)
             return
-        checker = (lambda staged: check_file(staged, bird=bird, display_name=str(output))) if check else None
+        checker = (
+            (lambda staged: check_file(staged, bird=bird, display_name=str(output)))
+            if check
+            else None
+        )
         result = apply(rendered.text, output, check=checker)
     except BirdgenError as exc:
         fail(str(exc), exc.exit_code)
@@ -105,10 +136,175 @@ def render(paths: tuple[str, ...], node: str | None, kubeconfig: str | None, in_
 @main.command()
 @with_sources
 @click.argument("prefix", required=False)
-def explain(paths: tuple[str, ...], node: str | None, kubeconfig: str | None, in_cluster: bool, prefix: str | None) -> None:
+def explain(
+    paths: tuple[str, ...],
+    node: str | None,
+    kubeconfig: str | None,
+    in_cluster: bool,
+    prefix: str | None,
+) -> None:
     """List every prefix the node advertises and every session it opens, and why."""
     rendered = render_or_exit(paths, node, kubeconfig, in_cluster)
     try:
         click.echo(explain_plan(rendered.plan, prefix), nl=False)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="PREFIX") from None
+
+
+@main.command()
+@click.option(
+    "--ipv6",
+    is_flag=True,
+    help="Dual stack: also advertise fd00:49::/112 and fd00:49::83 over IPv6 sessions.",
+)
+@click.option(
+    "--pause",
+    is_flag=True,
+    help="Wait for a key before tearing down, to look around with `ip netns exec`.",
+)
+@click.option(
+    "--manifests",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    metavar="DIR",
+    help="The walkthrough's manifests. [default: examples/walkthrough of this checkout]",
+)
+def lab(ipv6: bool, pause: bool, manifests: Path | None) -> None:
+    """Build the walkthrough's topology in network namespaces (needs root) and show the ToR's
+    routes."""
+    from birdgen.lab.netns import LabError
+    from birdgen.lab.walkthrough import run_walkthrough
+
+    def wait_for_key() -> None:
+        # click.pause does nothing without a terminal, so a piped run never hangs here.
+        click.pause("# the lab is up; press any key to tear it down")
+
+    try:
+        run_walkthrough(
+            click.echo, ipv6=ipv6, pause=wait_for_key if pause else None, manifests=manifests
+        )
+    except (LabError, TimeoutError) as exc:
+        fail(f"lab: {exc}")
+    except BirdgenError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+@main.command()
+@with_sources
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The live bird.conf, kept in step with the sources.",
+)
+@click.option(
+    "--control-socket",
+    default="/run/bird/bird.ctl",
+    show_default=True,
+    metavar="PATH",
+    help="BIRD's control socket: `configure check` and `configure` are sent here.",
+)
+@click.option(
+    "--reload-command",
+    metavar="CMD",
+    help="Run CMD (split like a shell would, no shell) to reload BIRD instead.",
+)
+@click.option(
+    "--bird",
+    default="bird",
+    show_default=True,
+    metavar="PATH",
+    help="The BIRD binary for `bird -p` when no daemon answers.",
+)
+@click.option(
+    "--debounce",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds without changes before a batch is applied.",
+)
+@click.option(
+    "--max-delay",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Apply at most this many seconds after a batch's first change.",
+)
+@click.option(
+    "--metrics-addr",
+    default="127.0.0.1:9094",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Serve /healthz, /readyz and /metrics here; '' turns it off.",
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--resync",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds between full relists of the cluster.",
+)
+def run(
+    paths: tuple[str, ...],
+    node: str | None,
+    kubeconfig: str | None,
+    in_cluster: bool,
+    output: Path,
+    control_socket: str,
+    reload_command: str | None,
+    bird: str,
+    debounce: float,
+    max_delay: float,
+    metrics_addr: str,
+    log_format: str,
+    resync: float,
+) -> None:
+    """Keep bird.conf and the running BIRD in step with the cluster and the files (sidecar)."""  # fmt: skip
+    import shlex
+    import signal
+
+    from birdgen.reload import CommandReloader, Reloader, SocketReloader
+    from birdgen.sidecar import logs
+    from birdgen.sidecar.loop import Sidecar
+    from birdgen.sidecar.reconcile import Reconciler
+
+    if not paths and not kubeconfig and not in_cluster:
+        raise click.UsageError("give the resources with -f PATH and/or --kubeconfig / --in-cluster")
+    if "-" in paths:
+        raise click.UsageError("run watches its sources; standard input ('-') cannot be watched")
+    logs.setup(log_format)
+    env = environment(node)
+    reloader: Reloader = (
+        CommandReloader(shlex.split(reload_command), bird_binary=bird)
+        if reload_command
+        else SocketReloader(control_socket, bird_binary=bird)
+    )
+    kube = None
+    try:
+        if kubeconfig or in_cluster:
+            from birdgen.sources.kube import KubeSource, connect
+
+            kube = KubeSource(connect(kubeconfig), env.secrets_namespace)
+        sidecar = Sidecar(
+            Reconciler(output.absolute(), env, reloader),
+            paths=paths,
+            kube=kube,
+            debounce=debounce,
+            max_delay=max_delay,
+            resync=resync,
+            metrics_addr=metrics_addr or None,
+        )
+    except BirdgenError as exc:
+        fail(str(exc), exc.exit_code)
+    except (OSError, ValueError) as exc:
+        fail(f"run: {exc}")
+
+    def on_signal(signum: int, frame: object) -> None:
+        sidecar.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sidecar.run()

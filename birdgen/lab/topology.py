@@ -51,6 +51,8 @@ from birdgen.lab.netns import (
 from birdgen.lab.tor import TorNeighbor, tor_config, tor_protocol_names
 
 DEFAULT_NODES = ("node-1", "node-2", "node-3")
+# Where Service IPs live on a node, as with kube-proxy in IPVS mode (see `Lab.serve_http`).
+IPVS_IFACE = "kube-ipvs0"
 ASN = 64512
 
 # One ICMP echo request over a raw socket, answered within a second -> exit 0.
@@ -421,7 +423,7 @@ class Lab:
         return bird
 
     def stop_http(self, server: HttpServer) -> None:
-        """Stop one HTTP server started by `serve_http` (by PID); its address stays on lo."""
+        """Stop one HTTP server started by `serve_http` (by PID); its address stays put."""
         stop_process(server.proc)
         ns = self.node(server.node).ns
         if server.proc in ns.processes:
@@ -478,17 +480,22 @@ class Lab:
     ) -> HttpServer:
         """Make `ip` local on the node (as kube-proxy/IPVS does) and serve the node name on it.
 
-        The address goes on the node's `lo` as a /32 or /128, so the node accepts packets for
-        it; the ToR reaches it through the BGP next hop (the node's LAN address), never by
-        ARP/ND for the Service IP itself. The server answers every GET with "<node>\n".
+        The address goes on the node's `kube-ipvs0` as a /32 or /128, where kube-proxy in
+        IPVS mode puts Service IPs, so the node accepts packets for it; the ToR reaches it
+        through the BGP next hop (the node's LAN address), never by ARP/ND for the Service IP
+        itself. Not on `lo`: BIRD's `protocol direct` (which birdgen renders, as Calico does,
+        for every interface but cali* and kube-ipvs*) would then originate the address as a
+        device route and the node would advertise it whether or not it has an endpoint.
+        The server answers every GET with "<node>\n".
         """
         lab_node = self.node(node)
         addr = ipaddress.ip_address(ip)
         plen = 32 if addr.version == 4 else 128
-        existing = lab_node.ns.ip_json("addr", "show", "dev", "lo")
+        self._ensure_ipvs_iface(lab_node)
+        existing = lab_node.ns.ip_json("addr", "show", "dev", IPVS_IFACE)
         have = {a.get("local") for i in existing for a in i.get("addr_info", [])}
         if str(addr) not in have:
-            lab_node.ns.add_address("lo", f"{addr}/{plen}")
+            lab_node.ns.add_address(IPVS_IFACE, f"{addr}/{plen}")
         logpath = self._dir("http") / f"{node}-{addr}-{port}.log".replace(":", "_")
         log = logpath.open("ab")
         try:
@@ -515,6 +522,20 @@ class Lab:
             listening, timeout=timeout, interval=0.05, what=f"http server {needle} on {node}"
         )
         return server
+
+    @staticmethod
+    def _ensure_ipvs_iface(lab_node: LabNode) -> None:
+        """Create the node's `kube-ipvs0` once. kube-proxy uses a dummy link; kernels without
+        the dummy driver (it is a module, and CI images often lack it) do have veth, so this
+        is a veth pair with both ends in the node and both names matching "kube-ipvs*"."""
+        links = {link.get("ifname") for link in lab_node.ns.ip_json("link", "show")}
+        if IPVS_IFACE in links:
+            return
+        lab_node.ns.ip(
+            "link", "add", "name", IPVS_IFACE, "type", "veth", "peer", "name", f"{IPVS_IFACE}p"
+        )
+        lab_node.ns.link_up(f"{IPVS_IFACE}p")
+        lab_node.ns.link_up(IPVS_IFACE)
 
     def http_get(self, url: str, *, from_ns: str = "ext", timeout: float = 5.0) -> str:
         """GET `url` from inside a lab namespace (default the external client); the body."""
