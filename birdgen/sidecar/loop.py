@@ -1,0 +1,168 @@
+"""sidecar: the `birdgen run` loop (sources -> debounce -> **loop** -> reconcile).
+
+Deliberately thin: it starts the sources (a `KubeWatcher` of the cluster, a `FileWatcher` of
+the -f paths), feeds their change notifications into the `Debouncer`, and, once every initial
+list has completed, hands each due batch (and each due retry) to the `Reconciler`. It never
+renders before the sources are synced, so BIRD never sees a config made from a partial view,
+and stopping it writes nothing: the live file and BIRD stay as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from birdgen.sidecar.debounce import Debouncer
+from birdgen.sidecar.files import FileWatcher
+from birdgen.sidecar.http import OpsServer
+from birdgen.sidecar.reconcile import Reconciler
+from birdgen.sources import files
+
+if TYPE_CHECKING:
+    from birdgen.sources.kube import KubeSource, KubeWatcher
+
+log = logging.getLogger("birdgen.sidecar")
+
+TICK = 1.0  # the longest the loop sleeps: how quickly it notices stop() and due retries
+STALL = 180.0  # /healthz fails when the loop has not come round for this long
+SYNC_WARN = 30.0  # say which sources are still listing after this long
+
+
+class Sidecar:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        *,
+        paths: Sequence[str] = (),
+        kube: KubeSource | None = None,
+        debounce: float = 0.1,
+        max_delay: float = 1.0,
+        resync: float = 600.0,
+        metrics_addr: str | None = None,
+        watch_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.reconciler = reconciler
+        self.metrics = reconciler.metrics
+        self.paths = tuple(paths)
+        self.resync = resync
+        self.debouncer = Debouncer(debounce, max_delay)
+        self._stop = threading.Event()
+        self._dirty = True  # reconcile once at start even if no source reports a change
+        self.heartbeat = time.monotonic()
+        self.batches = 0
+        self.kube: KubeWatcher | None = None
+        if kube is not None:
+            from birdgen.sources.kube import KubeWatcher
+
+            self.kube = KubeWatcher(
+                kube, self.debouncer.changed, resync_seconds=resync, **(watch_options or {})
+            )
+        self.file_watcher = FileWatcher(self.paths, self.debouncer.changed) if self.paths else None
+        self.ops = (
+            OpsServer(
+                metrics_addr,
+                healthy=lambda: time.monotonic() - self.heartbeat < STALL,
+                ready=lambda: self.reconciler.ready,
+                metrics=self.metrics.registry.expose,
+            )
+            if metrics_addr
+            else None
+        )
+        self.metrics.registry.on_collect(self._collect_source_metrics)
+
+    # ---- control ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask `run()` to return; safe from a signal handler or another thread."""
+        self._stop.set()
+        self.debouncer.wake()
+
+    def load(self) -> list[dict[str, Any]]:
+        """One snapshot: the cluster's objects, then the files' (as `birdgen render` merges)."""
+        objects = self.kube.snapshot() if self.kube is not None else []
+        return objects + files.load(self.paths)
+
+    def synced(self) -> bool:
+        return self.kube is None or self.kube.synced()
+
+    def run(self) -> None:
+        """Until `stop()`: wait for changes, debounce them, reconcile. Never raises on failures
+        of a step (the reconciler counts and retries them)."""
+        started = time.monotonic()
+        next_resync = started + self.resync
+        announced = warned = False
+        if self.ops is not None:
+            self.ops.start()
+        if self.file_watcher is not None:
+            self.file_watcher.start()
+        if self.kube is not None:
+            self.kube.start()
+        try:
+            while not self._stop.is_set():
+                self.heartbeat = time.monotonic()
+                batch = self.debouncer.wait(self._timeout())
+                if self._stop.is_set():
+                    break
+                if batch is not None:
+                    self.batches += 1
+                    self.reconciler.note_change(batch.first)
+                    self._dirty = True
+                if not self.synced():
+                    if not warned and time.monotonic() - started > SYNC_WARN:
+                        warned = True
+                        log.warning(
+                            "still waiting for the initial lists of %s; nothing is rendered "
+                            "before every list has completed",
+                            ", ".join(self._unsynced()),
+                            extra={"event": "waiting_for_sync"},
+                        )
+                    continue
+                if not announced:
+                    announced = True
+                    log.info(
+                        "sources synced in %.2fs",
+                        time.monotonic() - started,
+                        extra={"event": "synced"},
+                    )
+                if time.monotonic() >= next_resync:
+                    # A periodic step even without news: repairs a live file edited by hand.
+                    next_resync = time.monotonic() + self.resync
+                    self._dirty = True
+                if self._dirty or self.reconciler.retry_due():
+                    self._dirty = False
+                    self.reconciler.step(self.load)
+        finally:
+            self._shutdown()
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _timeout(self) -> float:
+        retry = self.reconciler.next_retry
+        if retry is None:
+            return TICK
+        return max(0.0, min(TICK, retry - self.reconciler.clock()))
+
+    def _shutdown(self) -> None:
+        if self.kube is not None and not self.kube.stop(timeout=5.0):
+            log.warning("some informer threads did not stop within 5s")
+        if self.file_watcher is not None:
+            self.file_watcher.stop()
+        if self.ops is not None:
+            self.ops.stop()
+        log.info("stopped; the config and BIRD were left as they are", extra={"event": "stopped"})
+
+    def _unsynced(self) -> list[str]:
+        if self.kube is None:
+            return []
+        return [name for name, inf in self.kube.informers.items() if not inf.synced()]
+
+    def _collect_source_metrics(self) -> None:
+        if self.kube is None:
+            return
+        for cause, n in self.kube.errors.items():
+            self.metrics.source_errors.set_total(n, cause=cause)
+        self.metrics.relists.set_total(self.kube.relists)
+        self.metrics.expirations.set_total(self.kube.expirations)

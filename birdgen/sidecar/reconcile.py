@@ -1,0 +1,245 @@
+"""sidecar: one reconcile step (debounce -> **reconcile** -> render_objects -> apply -> reload).
+
+`Reconciler.step(load)` reads a snapshot of the sources, renders it with the same
+`pipeline.render_objects` the one-shot `render` uses, and, when the text differs from the live
+file, has `pipeline.apply` stage it beside the live file, have BIRD check it and rename it into
+place; then it asks BIRD to load it (`Reloader.reload`) and reads the verdict.
+
+It owns the state that outlives a step: whether the live file still waits for BIRD to load it
+(a reload that failed after the rename), the failure streak and its backoff, and the
+bookkeeping an operator sees (metrics, one log line per distinct failure). Every failure
+leaves BIRD on its last good config: nothing is renamed unless the check passed, and BIRD
+keeps its running config when `configure` fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from birdgen.errors import ConfigRejected, InvalidInput, ReloadFailed, SourceError
+from birdgen.model.resources import Environment
+from birdgen.pipeline import Rendered, apply, render_objects
+from birdgen.plan import NodePlan
+from birdgen.reload import Reloader
+from birdgen.reload.control import DaemonUnreachable
+from birdgen.sidecar.metrics import SidecarMetrics
+from birdgen.write.atomic import unchanged
+
+log = logging.getLogger("birdgen.sidecar")
+
+Clock = Callable[[], float]
+Status = Literal["applied", "unchanged", "failed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    cause: str = ""  # a failure's bounded label: invalid_input, rejected, bird_unreachable, ...
+    message: str = ""  # one line saying why; never config text, never a secret
+    summary: str = ""  # BIRD's answer to `configure`, e.g. "0003 Reconfigured"
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+class Backoff:
+    """Capped exponential delays for retrying a failed step: 1, 2, 4 ... `maximum` seconds."""
+
+    def __init__(self, initial: float = 1.0, maximum: float = 60.0) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.failures = 0
+
+    def next(self) -> float:
+        self.failures += 1
+        return min(self.initial * 2.0 ** (self.failures - 1), self.maximum)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def classify(exc: BaseException) -> str:
+    """The failure cause label counted in `birdgen_failures_total`."""
+    if isinstance(exc, InvalidInput):
+        return "invalid_input"
+    if isinstance(exc, SourceError):
+        return "source"
+    if isinstance(exc, ConfigRejected):
+        return "rejected"
+    if isinstance(exc, DaemonUnreachable):
+        return "bird_unreachable"
+    if isinstance(exc, ReloadFailed):
+        return "reload"
+    if isinstance(exc, OSError):
+        return "write"
+    return "internal"
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    flat = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+def prefix_kind(reasons: tuple[str, ...]) -> str:
+    """What kind of Service address a planned route is, from the planner's first reason.
+
+    Reasons read "serviceClusterIPs range of BGPConfiguration default" for a range, and
+    "Service ns/name: <verdict>; <category>" for an address, the category naming the address.
+    """
+    first = reasons[0] if reasons else ""
+    if " range of " in first:
+        return "range"
+    category = first.rpartition("; ")[2]
+    if category.startswith("load-balancer"):
+        return "loadbalancer_ip"
+    if category.startswith("external IP"):
+        return "external_ip"
+    if "cluster" in category.lower():
+        return "cluster_ip"
+    return "other"
+
+
+def advertised_counts(plan: NodePlan) -> dict[tuple[tuple[str, str], ...], float]:
+    counts: dict[tuple[tuple[str, str], ...], float] = {}
+    for family in (plan.v4, plan.v6):
+        for route in family.routes:
+            key = (("family", f"ipv{family.family.value}"), ("kind", prefix_kind(route.reasons)))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+class Reconciler:
+    """Brings the live file and the running BIRD in step with a snapshot of the sources."""
+
+    def __init__(
+        self,
+        output: Path,
+        env: Environment,
+        reloader: Reloader,
+        metrics: SidecarMetrics | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+    ) -> None:
+        self.output = output
+        self.env = env
+        self.reloader = reloader
+        self.metrics = metrics or SidecarMetrics()
+        self.clock = clock
+        self.backoff = Backoff(backoff_initial, backoff_max)
+        self.next_retry: float | None = None  # clock time of the next retry after a failure
+        self.pending_since: float | None = None  # the first change not yet in BIRD
+        self.last_success: float | None = None
+        self.successes = 0
+        self.reload_pending = False  # the live file was replaced but BIRD has not loaded it
+        self._last_failure: tuple[str, str] | None = None
+        self._notices: frozenset[str] = frozenset()
+        self.metrics.since_success.set_function(self._since_success)
+
+    # ---- what the loop asks ----------------------------------------------------------------
+
+    def note_change(self, at: float) -> None:
+        """A batch of changes whose first arrived at `at` (clock time) is about to be applied."""
+        if self.pending_since is None or at < self.pending_since:
+            self.pending_since = at
+
+    def retry_due(self) -> bool:
+        return self.next_retry is not None and self.clock() >= self.next_retry
+
+    @property
+    def ready(self) -> bool:
+        return self.successes > 0
+
+    # ---- one step --------------------------------------------------------------------------
+
+    def step(self, load: Callable[[], list[dict[str, Any]]]) -> Outcome:
+        """Load, render, and (if the text changed) check, rename and reload. Never raises."""
+        try:
+            rendered = render_objects(load(), self.env)
+            self.metrics.renders.inc()
+            self._log_notices(rendered)
+            if unchanged(self.output, rendered.text) and not self.reload_pending:
+                # BIRD already runs this file: `configure` would send nothing, skip it.
+                self.metrics.unchanged.inc()
+                return self._succeeded(rendered, Outcome("unchanged"), accepted=False)
+            # Stage beside the live file, have BIRD check it, rename it into place. The reload
+            # is ours, not apply's, so that a reload that fails after the rename is retried
+            # even though the file then already holds the text.
+            apply(rendered.text, self.output, check=self.reloader.check)
+            self.reload_pending = True
+            try:
+                summary = self.reloader.reload(self.output)
+            except Exception:
+                self.metrics.reloads.inc(result="failure")
+                raise
+            self.metrics.reloads.inc(result="success")
+            self.reload_pending = False
+            return self._succeeded(rendered, Outcome("applied", summary=summary), accepted=True)
+        except Exception as exc:  # the sidecar outlives every failure; it is counted and retried
+            return self._failed(exc)
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def _succeeded(self, rendered: Rendered, outcome: Outcome, *, accepted: bool) -> Outcome:
+        now = self.clock()
+        if accepted and self.pending_since is not None and self.successes > 0:
+            # The first apply after a start measures the initial sync, not a change: left out.
+            self.metrics.latency.observe(max(0.0, now - self.pending_since))
+        self.pending_since = None
+        self.last_success = now
+        self.successes += 1
+        self.next_retry = None
+        self.backoff.reset()
+        self.metrics.ready.set(1)
+        self.metrics.advertised.replace(advertised_counts(rendered.plan))
+        if self._last_failure is not None:
+            log.info(
+                "recovered: BIRD runs the current config",
+                extra={"event": "recovered", "summary": outcome.summary},
+            )
+            self._last_failure = None
+        elif accepted:
+            log.info(
+                "BIRD accepted the new config: %s",
+                outcome.summary,
+                extra={"event": "applied", "summary": outcome.summary},
+            )
+        return outcome
+
+    def _failed(self, exc: Exception) -> Outcome:
+        cause = classify(exc)
+        message = _one_line(str(exc)) or type(exc).__name__
+        delay = self.backoff.next()
+        self.next_retry = self.clock() + delay
+        self.metrics.failures.inc(cause=cause)
+        key = (cause, message)
+        if key != self._last_failure:
+            # Logged once per distinct failure; the retries that follow are only counted.
+            log.error(
+                "%s; BIRD keeps its last good config; retrying in %gs",
+                message,
+                delay,
+                extra={"event": "failed", "cause": cause},
+                exc_info=cause == "internal",
+            )
+            self._last_failure = key
+        else:
+            log.debug("still failing (%s); retrying in %gs", cause, delay)
+        return Outcome("failed", cause=cause, message=message)
+
+    def _log_notices(self, rendered: Rendered) -> None:
+        notices = frozenset(rendered.notices)
+        for notice in sorted(notices - self._notices):
+            log.warning("%s", notice, extra={"event": "notice"})
+        self._notices = notices
+
+    def _since_success(self) -> float:
+        return math.nan if self.last_success is None else self.clock() - self.last_success

@@ -1,0 +1,85 @@
+"""The debouncer's timing rules with an injected clock: quiet period, capped delay, batching."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from birdgen.sidecar.debounce import Debouncer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_defaults_one_change_is_due_after_100ms(clock: Clock) -> None:
+    d = Debouncer(clock=clock)  # the defaults: 0.1 s quiet, 1 s at most
+    assert d.take() is None and d.deadline() is None
+    d.changed()
+    clock.now += 0.099
+    assert d.take() is None
+    clock.now += 0.001
+    batch = d.take()
+    assert batch is not None and (batch.first, batch.count) == (1000.0, 1)
+    assert d.take() is None and d.deadline() is None
+
+
+def test_defaults_a_steady_stream_is_applied_after_at_most_1s(clock: Clock) -> None:
+    d = Debouncer(clock=clock)
+    taken = []
+    for _ in range(300):  # a change every 50 ms for 15 s: never 100 ms of quiet
+        d.changed()
+        clock.now += 0.05
+        if (batch := d.take()) is not None:
+            taken.append(batch)
+    assert len(taken) == 14  # one per second, never later than 1 s after the batch's first
+    assert all(b.last - b.first <= 1.0 for b in taken)
+    assert all(abs(b.count - 20) <= 1 for b in taken)
+
+
+def test_quiet_period_restarts_with_each_change(clock: Clock) -> None:
+    d = Debouncer(quiet=0.1, max_delay=1.0, clock=clock)
+    d.changed()
+    clock.now += 0.08
+    d.changed()
+    assert d.deadline() == pytest.approx(1000.18)
+    clock.now += 0.08
+    assert d.take() is None
+    clock.now += 0.02
+    batch = d.take()
+    assert batch is not None and batch.count == 2
+
+
+def test_zero_max_delay_means_just_the_quiet_period(clock: Clock) -> None:
+    d = Debouncer(quiet=0.2, max_delay=0, clock=clock)
+    d.changed()
+    assert d.deadline() == pytest.approx(1000.2)
+
+
+def test_negative_delays_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Debouncer(quiet=-1)
+
+
+def test_wait_returns_the_batch_from_another_thread_and_wake_unblocks() -> None:
+    d = Debouncer(quiet=0.02, max_delay=0.1)
+    threading.Timer(0.05, d.changed).start()
+    began = time.monotonic()
+    batch = d.wait(5.0)
+    assert batch is not None and batch.count == 1
+    assert 0.06 <= time.monotonic() - began < 2.0
+    threading.Timer(0.05, d.wake).start()
+    began = time.monotonic()
+    assert d.wait(5.0) is None and time.monotonic() - began < 2.0
+    assert d.wait(0.05) is None  # timeout with nothing pending

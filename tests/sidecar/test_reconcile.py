@@ -1,0 +1,224 @@
+"""One reconcile step with a fake Reloader: ordering of check/rename/reload, skipping unchanged
+text, keeping the last good config on every failure, retries, backoff, metrics and logs."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from birdgen.errors import ConfigRejected, ReloadFailed, SourceError
+from birdgen.model.resources import Environment
+from birdgen.reload.control import DaemonUnreachable
+from birdgen.sidecar import logs
+from birdgen.sidecar.reconcile import Backoff, Reconciler
+from birdgen.sources import files
+
+WALKTHROUGH = Path(__file__).parents[2] / "examples" / "walkthrough"
+SECRET = "s3cr3t-value"
+
+
+class FakeReloader:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.check_error: Exception | None = None
+        self.reload_error: Exception | None = None
+        self.live: Path | None = None
+
+    def check(self, candidate: Path) -> None:
+        # The candidate sits beside the live file, and the live file is not yet replaced.
+        assert candidate.parent == (self.live or candidate).parent
+        self.calls.append(("check", candidate.read_text()))
+        if self.check_error:
+            raise self.check_error
+
+    def reload(self, live: Path) -> str:
+        self.calls.append(("reload", live.read_text()))
+        if self.reload_error:
+            raise self.reload_error
+        return "0003 Reconfigured"
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cluster(extra: str = "") -> list[dict[str, Any]]:
+    objects = files.load([str(WALKTHROUGH)])
+    if extra:
+        objects += files.parse_text(extra, "<extra>")
+    return objects
+
+
+PASSWORD = f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: bgp, namespace: kube-system}}
+stringData: {{pw: {SECRET}}}
+---
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: {{name: tor}}
+spec:
+  peerIP: 192.168.1.1
+  asNumber: 64512
+  password: {{secretKeyRef: {{name: bgp, key: pw}}}}
+"""
+NEW_SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: extra, namespace: default}
+spec: {type: ClusterIP, clusterIP: 10.49.9.9, externalIPs: [10.50.0.1]}
+---
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata: {name: default}
+spec:
+  asNumber: 64512
+  serviceClusterIPs: [{cidr: 10.49.0.0/16}]
+  serviceExternalIPs: [{cidr: 10.50.0.0/24}]
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Reconciler, FakeReloader, Clock, Path]:
+    live = tmp_path / "bird.conf"
+    live.write_text("# booted\n")
+    reloader = FakeReloader()
+    reloader.live = live
+    clock = Clock()
+    env = Environment.from_mapping("node-1", {}, "node-1")
+    return Reconciler(live, env, reloader, clock=clock), reloader, clock, live
+
+
+def test_apply_checks_the_candidate_then_renames_then_reloads(setup: Any) -> None:
+    rec, bird, _clock, live = setup
+    out = rec.step(cluster)
+    assert out.status == "applied" and out.summary == "0003 Reconfigured"
+    assert [c[0] for c in bird.calls] == ["check", "reload"]
+    assert bird.calls[0][1] == bird.calls[1][1] == live.read_text()
+    assert rec.ready and not list(live.parent.glob(".bird.conf.*")), "no staged file left"
+    assert rec.metrics.reloads.value(result="success") == 1
+
+
+def test_unchanged_text_does_not_call_bird(setup: Any) -> None:
+    rec, bird, _clock, _live = setup
+    rec.step(cluster)
+    bird.calls.clear()
+    assert rec.step(cluster).status == "unchanged"
+    assert bird.calls == []
+    assert rec.metrics.unchanged.value() == 1 and rec.metrics.renders.value() == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (ConfigRejected("/x:5:20 Invalid prefix length 33"), "rejected"),
+        (OSError(28, "No space left on device"), "write"),
+    ],
+)
+def test_a_failed_check_leaves_the_live_file_alone(
+    setup: Any, error: Exception, cause: str
+) -> None:
+    rec, bird, _clock, live = setup
+    bird.check_error = error
+    out = rec.step(cluster)
+    assert (out.status, out.cause) == ("failed", cause)
+    assert live.read_text() == "# booted\n" and [c[0] for c in bird.calls] == ["check"]
+    assert not list(live.parent.glob(".bird.conf.*"))
+    assert rec.metrics.failures.value(cause=cause) == 1 and not rec.ready
+
+
+def test_a_failed_reload_is_retried_without_a_new_change(setup: Any) -> None:
+    rec, bird, clock, _live = setup
+    bird.reload_error = DaemonUnreachable("no BIRD answers on control socket /x: No such file")
+    out = rec.step(cluster)
+    assert out.cause == "bird_unreachable" and rec.reload_pending
+    assert rec.next_retry == 1.0 and not rec.retry_due()
+    clock.now = 1.0
+    assert rec.retry_due()
+    bird.reload_error = None
+    bird.calls.clear()
+    out = rec.step(cluster)
+    # The file already holds the text, yet BIRD has not loaded it: reload, no second check.
+    assert out.status == "applied" and [c[0] for c in bird.calls] == ["reload"]
+    assert not rec.reload_pending and rec.next_retry is None
+    assert rec.metrics.reloads.value(result="failure") == 1
+
+
+def test_source_and_input_errors_are_counted_by_cause(setup: Any) -> None:
+    rec, bird, _clock, live = setup
+
+    def broken() -> list[dict[str, Any]]:
+        raise SourceError("cluster.yaml: line 3: mapping values are not allowed here")
+
+    assert rec.step(broken).cause == "source"
+    bad = "apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: bad}\nspec: {peerIP: 1.2.3, asNumber: 1}\n"  # fmt: skip
+    assert rec.step(lambda: cluster(bad)).cause == "invalid_input"
+    assert bird.calls == [] and live.read_text() == "# booted\n"
+
+
+def test_backoff_doubles_caps_and_resets() -> None:
+    b = Backoff(1.0, 60.0)
+    assert [b.next() for _ in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    b.reset()
+    assert b.next() == 1
+
+
+def test_backoff_resets_after_success(setup: Any) -> None:
+    rec, bird, clock, _live = setup
+    bird.reload_error = ReloadFailed("configure: unexpected reply 9999 x")
+    for expected in (1, 2, 4):
+        rec.step(cluster)
+        assert rec.next_retry == clock.now + expected
+    bird.reload_error = None
+    rec.step(cluster)
+    assert rec.backoff.failures == 0 and rec.next_retry is None
+
+
+def test_latency_is_observed_from_the_first_change_to_acceptance(setup: Any) -> None:
+    rec, _bird, clock, _live = setup
+    rec.note_change(0.0)
+    rec.step(cluster)
+    assert rec.metrics.latency.count == 0, "the initial sync is not a change"
+    clock.now = 10.0
+    rec.note_change(10.0)
+    rec.note_change(10.5)  # a later batch does not move the start
+    clock.now = 10.25
+    rec.step(lambda: cluster(NEW_SERVICE))
+    assert rec.metrics.latency.count == 1
+    text = rec.metrics.registry.expose()
+    assert 'birdgen_change_to_reload_seconds_bucket{le="0.2"} 0' in text
+    assert 'birdgen_change_to_reload_seconds_bucket{le="0.3"} 1' in text
+    assert 'birdgen_advertised_prefixes{family="ipv4",kind="range"} 2' in text
+    assert 'birdgen_advertised_prefixes{family="ipv4",kind="cluster_ip"} 1' in text
+
+
+def test_a_failure_is_logged_once_and_no_secret_reaches_the_log(setup: Any) -> None:
+    rec, bird, _clock, live = setup
+    stream = io.StringIO()
+    logs.setup("json", logging.DEBUG, stream)
+    try:
+        rec.step(lambda: cluster(PASSWORD))
+        assert SECRET in live.read_text()  # the password is in the config, as it must be
+        bird.check_error = ConfigRejected("/x:4:3 syntax error")
+        bad = "apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: d}\nspec: {clusterIP: 10.49.1.1, externalIPs: [10.50.0.9]}\n"  # fmt: skip
+        for _ in range(3):
+            rec.step(lambda: cluster(PASSWORD + "---\n" + bad + NEW_SERVICE))
+        bad_peer = PASSWORD.replace("asNumber: 64512", "asNumber: -1")
+        for _ in range(2):
+            rec.step(lambda: cluster(bad_peer))
+    finally:
+        logging.getLogger("birdgen").handlers.clear()
+    output = stream.getvalue()
+    assert SECRET not in output
+    errors = [line for line in output.splitlines() if '"level": "error"' in line]
+    assert len(errors) == 2, errors  # one per distinct failure, not one per retry
+    assert '"cause": "rejected"' in errors[0] and '"cause": "invalid_input"' in errors[1]
+    assert rec.metrics.failures.value(cause="rejected") == 3

@@ -1,0 +1,250 @@
+"""`birdgen run` end to end: the real `kubernetes` client over HTTP (FakeApiServer) on one side,
+a real BIRD (in a private network namespace) on the other, the Sidecar in between.
+
+What BIRD routes is read back with `show route` over its control socket, so each test checks
+the outcome an operator cares about, not birdgen's idea of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from conftest import (
+    CALICO,
+    NODE,
+    Bird,
+    Running,
+    endpoint_slice,
+    obj,
+    populate,
+    service,
+    wait_for,
+)
+from kubeapi_server import FakeApiServer
+
+WEB = "10.49.0.10/32"
+RANGE = "10.49.0.0/16"
+SLICES = "endpointslices.discovery.k8s.io"
+
+
+@contextmanager
+def routes_never_lose(bird: Bird, required: set[str]) -> Iterator[list[set[str]]]:
+    """Poll BIRD's routes every ~10 ms in the background; fail if `required` ever shrinks."""
+    seen: list[set[str]] = []
+    missing: list[set[str]] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            routes = bird.routes()
+            seen.append(routes)
+            if not required <= routes:
+                missing.append(required - routes)
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not missing, f"routes withdrawn while they were still valid: {missing[:3]}"
+    assert len(seen) > 5, "the poller did not get to look"
+
+
+@pytest.fixture
+def records() -> Iterator[list[logging.LogRecord]]:
+    """What birdgen logs, captured on its own logger (the CLI's `logs.setup` is not used here)."""
+    captured: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            captured.append(record)
+
+    logger = logging.getLogger("birdgen")
+    handler, level = Collect(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield captured
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def scrape(running: Running, path: str) -> tuple[int, str]:
+    assert running.sidecar.ops is not None
+    host, port = running.sidecar.ops.address
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_routes_follow_services_and_endpoint_slices(
+    api: FakeApiServer, bird: Bird, start_sidecar: Callable[..., Running]
+) -> None:
+    populate(api)
+    running = start_sidecar(metrics_addr="127.0.0.1:0")
+    assert scrape(running, "/healthz")[0] == 200
+    wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes in BIRD")
+    assert scrape(running, "/readyz") == (200, "ready\n")
+
+    # A second Service with an endpoint here: its /32 appears.
+    api.create(service("api", "10.49.0.11"))
+    api.create(endpoint_slice("api", [NODE]))
+    wait_for(lambda: "10.49.0.11/32" in bird.routes(), what="new service's route")
+
+    # The endpoint moves to another node: Local policy, so this node withdraws the /32.
+    api.patch("EndpointSlice", "api-1", "default", lambda s: endpoint_slice("api", ["node-2"]))
+    wait_for(lambda: "10.49.0.11/32" not in bird.routes(), what="withdrawal after the move")
+    api.patch("EndpointSlice", "api-1", "default", lambda s: endpoint_slice("api", [NODE]))
+    wait_for(lambda: "10.49.0.11/32" in bird.routes(), what="route back")
+
+    api.delete("Service", "api", "default")
+    wait_for(lambda: "10.49.0.11/32" not in bird.routes(), what="withdrawal after delete")
+    assert {RANGE, WEB} <= bird.routes()
+
+    code, text = scrape(running, "/metrics")
+    assert code == 200
+    m = running.metrics
+    assert m.reloads.value(result="success") >= 5 and m.reloads.value(result="failure") == 0
+    assert m.latency.count >= 4  # every applied change after the initial sync
+    assert 'birdgen_advertised_prefixes{family="ipv4",kind="cluster_ip"} 1' in text
+    assert 'birdgen_advertised_prefixes{family="ipv4",kind="range"} 1' in text
+    assert "birdgen_change_to_reload_seconds_bucket" in text
+    assert "birdgen_seconds_since_last_successful_apply " in text
+
+
+def test_nothing_is_written_before_every_initial_list(
+    api: FakeApiServer, bird: Bird, start_sidecar: Callable[..., Running]
+) -> None:
+    populate(api)
+    # The EndpointSlice list fails for a while: without it web's /32 would be missing, so a
+    # render now would withdraw a valid route. birdgen must wait instead.
+    api.fail_next(6, 503, resource=SLICES, watch=False)
+    before = bird.conf.read_text()
+    running = start_sidecar()
+    wait_for(lambda: running.sidecar.kube is not None and running.sidecar.kube.informers[SLICES].errors["http_503"] >= 3)  # fmt: skip
+    assert bird.conf.read_text() == before and not running.sidecar.reconciler.ready
+    wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="routes after the list succeeded")
+    assert running.metrics.renders.value() >= 1
+
+
+def test_watch_drops_relists_and_restarts_withdraw_nothing(
+    api: FakeApiServer, bird: Bird, start_sidecar: Callable[..., Running]
+) -> None:
+    populate(api)
+    running = start_sidecar()
+    wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
+    reloads = running.metrics.reloads.value(result="success")
+    with routes_never_lose(bird, {RANGE, WEB}):
+        assert api.drop_watches() > 0
+        wait_for(lambda: api.open_watches() >= 10, what="watches resumed")
+        api.compact()  # every open watch gets 410 and every informer relists
+        kube = running.sidecar.kube
+        assert kube is not None
+        wait_for(lambda: kube.expirations >= 10, what="expirations")
+        wait_for(lambda: api.open_watches() >= 10, what="watches after relist")
+        # An API outage: every request fails for a while.
+        api.fail_next(30, 503)
+        api.drop_watches()
+        wait_for(lambda: sum(kube.errors.values()) >= 10, what="errors during the outage")
+        time.sleep(0.3)
+        # birdgen restarts: the new process must find nothing to change.
+        running.stop()
+        again = start_sidecar()
+        wait_for(lambda: again.sidecar.reconciler.ready, what="the restarted sidecar ready")
+        assert again.metrics.unchanged.value() >= 1
+    assert running.metrics.reloads.value(result="success") == reloads
+    assert again.metrics.reloads.value(result="success") == 0
+    # And the restarted sidecar still follows changes.
+    api.delete("Service", "web", "default")
+    wait_for(lambda: WEB not in bird.routes(), what="withdrawal after the restart")
+
+
+def test_invalid_bgppeer_keeps_bird_on_its_config_and_is_reported(
+    api: FakeApiServer,
+    bird: Bird,
+    start_sidecar: Callable[..., Running],
+    records: list[logging.LogRecord],
+) -> None:
+    populate(api)
+    running = start_sidecar(backoff=0.05)
+    wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
+    conf = bird.conf.read_text()
+
+    api.create(obj(CALICO, "BGPPeer", "bad", spec={"peerIP": "192.168.1.2", "asNumber": 4294967296}))  # fmt: skip
+    api.create(service("api", "10.49.0.11"))
+    api.create(endpoint_slice("api", [NODE]))
+    m = running.metrics
+    wait_for(lambda: m.failures.value(cause="invalid_input") >= 3, what="failures counted and retried")  # fmt: skip
+    assert bird.conf.read_text() == conf
+    assert "10.49.0.11/32" not in bird.routes() and {RANGE, WEB} <= bird.routes()
+    errors = [r for r in records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, "a failure is logged once, not at every retry"
+    assert "BGPPeer/bad" in errors[0].getMessage() and "asNumber" in errors[0].getMessage()
+    assert getattr(errors[0], "cause", "") == "invalid_input"
+    assert scrape_text(running).count('birdgen_failures_total{cause="invalid_input"}') == 1
+
+    api.delete("BGPPeer", "bad", api_version=CALICO)
+    wait_for(lambda: "10.49.0.11/32" in bird.routes(), what="routes after the fix")
+    assert any(getattr(r, "event", "") == "recovered" for r in records)
+
+
+def scrape_text(running: Running) -> str:
+    return running.metrics.registry.expose()
+
+
+def test_bird_down_then_back(
+    api: FakeApiServer, bird: Bird, start_sidecar: Callable[..., Running]
+) -> None:
+    populate(api)
+    running = start_sidecar(backoff=0.05)
+    wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
+    m = running.metrics
+    bird.stop()
+    api.create(service("api", "10.49.0.11"))
+    api.create(endpoint_slice("api", [NODE]))
+    wait_for(lambda: m.failures.value(cause="bird_unreachable") >= 3, what="retries while BIRD is down")  # fmt: skip
+    # `bird -p` passed, so the checked file is already live; BIRD just could not be told.
+    assert running.sidecar.reconciler.reload_pending
+    bird.start()
+    wait_for(lambda: not running.sidecar.reconciler.reload_pending, what="the retry succeeding")
+    assert "10.49.0.11/32" in bird.routes()
+    assert m.reloads.value(result="success") >= 2
+
+
+def test_a_burst_of_1000_endpoint_changes_causes_few_reloads(
+    api: FakeApiServer, bird: Bird, start_sidecar: Callable[..., Running]
+) -> None:
+    populate(api)
+    running = start_sidecar(debounce=0.1, max_delay=1.0)  # the defaults
+    wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
+    m = running.metrics
+    before = m.reloads.value(result="success")
+    began = time.monotonic()
+    for i in range(1000):
+        # Each change alters the config: the endpoint of a Local Service flips between nodes.
+        # Spread over ~2.5 s, longer than max-delay, so intermediate states are applied too.
+        api.update(endpoint_slice("web", [NODE] if i % 2 else ["node-2"]))
+        time.sleep(0.0025)
+    burst = time.monotonic() - began
+    # The final state, told apart from every intermediate one by its two endpoints: not here.
+    api.update(endpoint_slice("web", ["node-2", "node-2"]))
+    kube = running.sidecar.kube
+    assert kube is not None
+    wait_for(lambda: any(len(s.get("endpoints", [])) == 2 for s in kube.informers[SLICES].objects()), what="the last event seen")  # fmt: skip
+    wait_for(lambda: running.sidecar.reconciler.pending_since is None and running.sidecar.debouncer.deadline() is None, what="the burst applied")  # fmt: skip
+    assert WEB not in bird.routes() and RANGE in bird.routes()
+    reloads = m.reloads.value(result="success") - before
+    # At most one reload per max-delay window, plus the one after the burst.
+    assert 1 <= reloads <= burst / 1.0 + 2, (reloads, burst)
