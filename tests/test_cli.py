@@ -167,7 +167,7 @@ def test_bad_input_is_reported_and_output_untouched(
 ) -> None:
     add(manifests, name, text)
     before = existing.stat()
-    code, out, err = run("render", "-f", str(manifests), "--node", "node-1", "-o", str(existing))
+    code, _, err = run("render", "-f", str(manifests), "--node", "node-1", "-o", str(existing))
     assert code == 1, err
     for line in expected:
         assert line in err

@@ -18,9 +18,7 @@ T = TypeVar("T")
 class Fields:
     """The fields of one mapping inside one object, with the path that leads to it."""
 
-    def __init__(
-        self, kind: str, name: str, data: Any, path: str, problems: list[Problem]
-    ) -> None:
+    def __init__(self, kind: str, name: str, data: Any, path: str, problems: list[Problem]) -> None:
         self.kind, self.name, self.path, self.problems = kind, name, path, problems
         if data is None:
             data = {}
