@@ -22,7 +22,12 @@ RawObject = dict[str, Any]
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 
-class _KubeYamlLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it: several times faster on cluster-sized dumps.
+# The resolver stays PyYAML's Python one, so the adjustments below apply to both.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _KubeYamlLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """YAML as kubectl reads it: no base-60 numbers and no timestamps.
 
     PyYAML follows YAML 1.1 to the letter, so an unquoted community `65000:10` would become the
