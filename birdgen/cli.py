@@ -6,6 +6,7 @@ in one place: 0 success, 1 invalid input or a config BIRD rejected, 2 usage erro
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import sys
@@ -51,10 +52,15 @@ def render_or_exit(
 ) -> Rendered:
     if not paths and not kubeconfig and not in_cluster:
         raise click.UsageError("give the resources with -f PATH (or --kubeconfig / --in-cluster)")
+    # One short-lived process building millions of small objects that never form cycles: the
+    # cyclic collector would only walk them again and again (measured: a third of model time).
+    gc.disable()
     try:
         rendered = render_objects(load(paths, kubeconfig, in_cluster), environment(node))
     except BirdgenError as exc:
         fail(str(exc), exc.exit_code)
+    finally:
+        gc.enable()
     for notice in rendered.notices:
         click.echo(f"birdgen: {notice}", err=True)
     return rendered

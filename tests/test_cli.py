@@ -63,6 +63,17 @@ BAD_INPUTS = [
         id="bad-ip",
     ),
     pytest.param(
+        "peer.yaml",
+        """
+        apiVersion: projectcalico.org/v3
+        kind: BGPPeer
+        metadata: {name: tor-ll}
+        spec: {peerIP: "fe80::1", asNumber: 64512}
+        """,
+        ["BGPPeer/tor-ll: spec.peerIP: fe80::1 is an IPv6 link-local address"],
+        id="link-local-peer",
+    ),
+    pytest.param(
         "bad.yaml",
         "apiVersion: v1\nkind: Service\nmetadata: {name: x\n",
         ["bad.yaml: malformed YAML: line"],

@@ -39,6 +39,7 @@ from birdgen.model.values import (
     parse_str,
     round_seconds,
     show,
+    unusable_bgp_address,
 )
 
 _CONFIG_FIELDS = frozenset(
@@ -270,8 +271,8 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
     peer_ip, peer_port = (
         spec.get("peerIP", parse_peer_ip, no_peer_ip) if spec.raw("peerIP") else no_peer_ip
     )
-    if peer_ip is not None and peer_ip.is_unspecified:
-        spec.fail("peerIP", f"{peer_ip} is the unspecified address; BIRD cannot peer with it")
+    if peer_ip is not None and (why := unusable_bgp_address(peer_ip)):
+        spec.fail("peerIP", f"{why}; BIRD cannot peer with it")
         peer_ip = None
     node_selector = spec.get("nodeSelector", _selector, None)
     peer_selector = spec.get("peerSelector", _selector, None)
@@ -283,6 +284,9 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
         next_hop = spec.one_of("nextHopMode", ("Auto", "Self", "Keep"), "Auto")  # type: ignore[assignment]
     keep = spec.get("keepOriginalNextHop", parse_bool, False)
     reachable_by = spec.get("reachableBy", parse_ip, None) if spec.raw("reachableBy") else None
+    if reachable_by is not None and (why := unusable_bgp_address(reachable_by)):
+        spec.fail("reachableBy", f"{why}; it cannot be a gateway")
+        reachable_by = None
 
     if node and node_selector is not None:
         spec.fail("nodeSelector", "cannot be set together with spec.node")
@@ -371,8 +375,8 @@ def parse_calico_node(obj: dict[str, Any], name: str, problems: list[Problem]) -
         bgp.fail("ipv4Address", f"{show(bgp.raw('ipv4Address'))} is not an IPv4 address")
         ipv4 = None
     for key, iface in (("ipv4Address", ipv4), ("ipv6Address", ipv6)):
-        if iface is not None and iface.ip.is_unspecified:
-            bgp.fail(key, f"{iface.ip} is the unspecified address, not a node's BGP address")
+        if iface is not None and (why := unusable_bgp_address(iface.ip)):
+            bgp.fail(key, f"{why}, not a node's BGP address")
     if ipv6 is not None and ipv6.version != 6:
         bgp.fail("ipv6Address", f"{show(bgp.raw('ipv6Address'))} is not an IPv6 address")
         ipv6 = None

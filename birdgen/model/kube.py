@@ -20,6 +20,7 @@ from birdgen.model.values import (
     parse_local_asn,
     parse_str,
     show,
+    unusable_bgp_address,
 )
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -42,13 +43,15 @@ def parse_service(
     spec = top.sub("spec")
     svc_type = spec.one_of("type", _SERVICE_TYPES, "ClusterIP")
     cluster_ip = spec.get("clusterIP", parse_str, "")
-    if spec.has("clusterIPs"):
+    if cluster_ip == "None":
+        cluster_ips = []  # headless; the API server stores clusterIPs: [None] for it as well
+    elif spec.has("clusterIPs"):
         cluster_ips = spec.values("clusterIPs", _service_ip)
-    elif cluster_ip and cluster_ip != "None":
+    elif cluster_ip:
         cluster_ips = [ip for ip in [spec.get("clusterIP", _service_ip, None)] if ip is not None]
     else:
         cluster_ips = []
-    if cluster_ip in ("", "None") and cluster_ips:
+    if not cluster_ip and cluster_ips:
         cluster_ip = str(cluster_ips[0])  # clusterIPs alone, as some generators write it
     if spec.has("ipFamilies"):
         families = tuple(spec.values("ipFamilies", _family))
@@ -160,8 +163,8 @@ def parse_kube_node(
             )
             return None
 
-    ipv4 = annotation("IPv4Address", parse_ip_or_cidr)
-    ipv6 = annotation("IPv6Address", parse_ip_or_cidr)
+    ipv4 = annotation("IPv4Address", _node_address)
+    ipv6 = annotation("IPv6Address", _node_address)
     if ipv4 is not None and ipv4.version != 4:
         warnings.append(
             f"Node/{name}: metadata.annotations.{ANNOTATION_PREFIX}IPv4Address: not IPv4; ignored"
@@ -187,6 +190,13 @@ def parse_kube_node(
         rr_cluster_id=str(cluster_id) if cluster_id else "",
         labels=labels,
     )
+
+
+def _node_address(value: Any) -> Any:
+    iface = parse_ip_or_cidr(value)
+    if why := unusable_bgp_address(iface.ip):
+        raise ValueError(f"{why}, not a node's BGP address")
+    return iface
 
 
 def parse_secret(obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]) -> Secret:

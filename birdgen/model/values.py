@@ -206,6 +206,18 @@ def _peer_ip_only(raw: Any, text: str) -> IPAddress:
         ) from None
 
 
+def unusable_bgp_address(ip: IPAddress) -> str | None:
+    """Why BIRD cannot use `ip` as a BGP neighbor, source or gateway address, or None."""
+    if ip.is_unspecified:
+        return f"{ip} is the unspecified address"
+    if ip.is_multicast:
+        return f"{ip} is a multicast address"
+    if ip.version == 6 and ip.is_link_local:
+        # BIRD needs an interface to use an IPv6 link-local address, and Calico gives none.
+        return f"{ip} is an IPv6 link-local address, which BIRD cannot use without an interface"
+    return None
+
+
 def hashed_router_id(node_name: str) -> str:
     """Calico's `CALICO_ROUTER_ID=hash`: the first 4 bytes of SHA-256(name), kept below 224."""
     digest = hashlib.sha256(node_name.encode()).digest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from birdgen.errors import InvalidInput, Problem
 from birdgen.model.resources import Cluster, EndpointSlice, Environment, Node, Service
@@ -44,6 +45,15 @@ class Ranges:
     external: tuple[IPNetwork, ...]
     load_balancer: tuple[IPNetwork, ...]
     lb_aggregation: bool
+
+    @cached_property
+    def singles_lb(self) -> frozenset[IPAddress]:
+        """Single-address entries of serviceLoadBalancerIPs (computed once, asked per Service)."""
+        return frozenset(n.network_address for n in self.load_balancer if _single(n))
+
+    @cached_property
+    def singles_ext(self) -> frozenset[IPAddress]:
+        return frozenset(n.network_address for n in self.external if _single(n))
 
     @property
     def any(self) -> bool:
@@ -157,8 +167,7 @@ def _advertised(
         return False, "no EndpointSlice"  # Calico does nothing without endpoints (§6.9 #2)
     policy = svc.external_traffic_policy
     if policy == "Cluster":
-        singles_lb = {n.network_address for n in ranges.load_balancer if _single(n)}
-        singles_ext = {n.network_address for n in ranges.external if _single(n)}
+        singles_lb, singles_ext = ranges.singles_lb, ranges.singles_ext
         if svc.type == "LoadBalancer":
             for ip in (svc.load_balancer_ip, *svc.ingress_ips):
                 if ip is not None and ip in singles_lb:

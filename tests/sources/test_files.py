@@ -16,7 +16,9 @@ def test_yaml_values_are_read_as_kubectl_reads_them() -> None:
 
 def test_lists_are_flattened_and_items_get_their_kind_back() -> None:
     text = '{"apiVersion": "v1", "kind": "ServiceList", "items": [{"metadata": {"name": "a"}}]}'
-    assert parse_text(text, "x.json") == [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}}]
+    assert parse_text(text, "x.json") == [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}}
+    ]
 
 
 def test_multi_document_yaml_skips_empty_documents() -> None:
