@@ -1,0 +1,101 @@
+"""Run `birdgen` exactly as its console script does, with timers around each pipeline stage.
+
+    python bench/_probe.py TIMINGS.json [--what-if csafe,nogc] -- render -f DIR --node N -o OUT
+
+The console script is `birdgen.cli:main()`; this calls the same function in the same fresh
+process, after wrapping the stage functions the CLI reaches (files.load / files.parse_text,
+parse_cluster, build_plan, render, apply) with `perf_counter` timers. The timers cost a few
+microseconds in all. The stage times are written as JSON to TIMINGS.json when the command ends;
+the caller measures wall time and peak RSS of the whole process from outside.
+
+`--what-if` tries changes to birdgen *without editing it*, to size a fix before anyone makes it:
+  csafe  the manifest YAML loader built on libyaml (`yaml.CSafeLoader`) with birdgen's own
+         resolver table (no base-60 ints, no timestamps), instead of the pure-Python SafeLoader;
+  nogc   the cyclic garbage collector off for the run (`gc.disable()`): the loaders build
+         millions of small containers that trigger collections but never form cycles.
+"""
+
+from __future__ import annotations
+
+import time
+
+T_START = time.perf_counter()
+
+import atexit  # noqa: E402
+import functools  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    timings_path = args.pop(0)
+    what_if: list[str] = []
+    if args and args[0] == "--what-if":
+        args.pop(0)
+        what_if = [w for w in args.pop(0).split(",") if w]
+    if args and args[0] == "--":
+        args.pop(0)
+    if "nogc" in what_if:
+        gc.disable()
+
+    t0 = time.perf_counter()
+    import birdgen.cli as cli
+    import birdgen.pipeline as pipeline
+    from birdgen.sources import files
+
+    times: dict[str, float] = defaultdict(float)
+    times["imports"] = time.perf_counter() - t0
+
+    def timed(stage: str, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                times[stage] += time.perf_counter() - t
+
+        return wrapper
+
+    if "csafe" in what_if:
+        import yaml
+
+        class CKubeLoader(yaml.CSafeLoader):  # type: ignore[misc]
+            pass
+
+        CKubeLoader.yaml_implicit_resolvers = files._KubeYamlLoader.yaml_implicit_resolvers
+        real_load_all = yaml.load_all
+
+        def load_all(stream: Any, Loader: Any = None) -> Any:
+            if Loader is files._KubeYamlLoader:
+                Loader = CKubeLoader
+            return real_load_all(stream, Loader=Loader)
+
+        files.yaml.load_all = load_all  # type: ignore[attr-defined]
+
+    files.parse_text = timed("parse", files.parse_text)
+    cli.files.load = timed("load", files.load)  # read + parse; "read" = load - parse
+    pipeline.parse_cluster = timed("model", pipeline.parse_cluster)
+    pipeline.build_plan = timed("plan", pipeline.build_plan)
+    pipeline.render = timed("render", pipeline.render)
+    cli.apply = timed("write", cli.apply)
+
+    def dump() -> None:
+        out = dict(times)
+        out["read"] = out.get("load", 0.0) - out.get("parse", 0.0)
+        out["total_in_process"] = time.perf_counter() - T_START
+        out["what_if"] = ",".join(what_if)
+        with open(timings_path, "w", encoding="utf-8") as fh:
+            json.dump(out, fh)
+
+    atexit.register(dump)
+    sys.argv = ["birdgen", *args]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()
