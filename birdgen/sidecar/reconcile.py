@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from birdgen.backoff import Backoff
 from birdgen.errors import ConfigRejected, InvalidInput, ReloadFailed, SourceError
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, render_objects
@@ -47,22 +48,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status != "failed"
-
-
-class Backoff:
-    """Capped exponential delays for retrying a failed step: 1, 2, 4 ... `maximum` seconds."""
-
-    def __init__(self, initial: float = 1.0, maximum: float = 60.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.failures = 0
-
-    def next(self) -> float:
-        self.failures += 1
-        return min(self.initial * 2.0 ** (self.failures - 1), self.maximum)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def classify(exc: BaseException) -> str:

@@ -19,7 +19,6 @@ import contextlib
 import copy
 import json
 import logging
-import random
 import threading
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 import urllib3
 from kubernetes import client, config
 
+from birdgen.backoff import Backoff
 from birdgen.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -257,25 +257,6 @@ class _WatchErrorEvent(Exception):
         self.code = code
 
 
-class Backoff:
-    """Capped exponential backoff with full jitter; `reset()` after a success."""
-
-    def __init__(self, initial: float = 0.2, maximum: float = 30.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self._next = initial
-
-    def next(self) -> float:
-        ceiling = self._next
-        self._next = min(self._next * 2, self.maximum)
-        # Jitter in [ceiling/2, ceiling): spread reconnects after an API server restart, but
-        # never reconnect immediately in a tight loop.
-        return ceiling / 2 + random.random() * ceiling / 2
-
-    def reset(self) -> None:
-        self._next = self.initial
-
-
 def _lines(response: _Response) -> Iterator[bytes]:
     """The newline-delimited events of a watch stream, however the chunks split them."""
     buffer = b""
@@ -313,7 +294,7 @@ class Informer:
         self.resync_seconds = resync_seconds
         self.watch_timeout_seconds = watch_timeout_seconds
         self.absent_recheck_seconds = absent_recheck_seconds
-        self._backoff = Backoff(backoff_initial, backoff_max)
+        self._backoff = Backoff(backoff_initial, backoff_max, jitter=True)
 
         self._lock = threading.Lock()
         self._store: dict[tuple[str, str], RawObject] = {}

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from birdgen.backoff import Backoff
 from birdgen.errors import ConfigRejected, ReloadFailed, SourceError
 from birdgen.model.resources import Environment
 from birdgen.reload.control import DaemonUnreachable
 from birdgen.sidecar import logs
-from birdgen.sidecar.reconcile import Backoff, Reconciler
+from birdgen.sidecar.reconcile import Reconciler
 from birdgen.sources import files
 
 WALKTHROUGH = Path(__file__).parents[2] / "examples" / "walkthrough"
@@ -169,6 +170,14 @@ def test_backoff_doubles_caps_and_resets() -> None:
     assert [b.next() for _ in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
     b.reset()
     assert b.next() == 1
+    for _ in range(5000):  # a day and more of failures: still capped, never an overflow
+        assert b.next() <= 60.0
+
+
+def test_backoff_with_jitter_stays_within_half_and_whole_delay() -> None:
+    b = Backoff(0.2, 30.0, jitter=True)
+    for ceiling in (0.2, 0.4, 0.8, 1.6):
+        assert ceiling / 2 <= b.next() < ceiling
 
 
 def test_backoff_resets_after_success(setup: Any) -> None:
