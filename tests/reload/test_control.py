@@ -7,21 +7,15 @@ touch this machine's routing table nor send a packet. It is stopped by its PID a
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import pytest
+from bird_daemon import BIRD, BirdDaemon, find, netns_problem
 
 from birdgen.errors import ConfigRejected, ReloadFailed
 from birdgen.reload import CommandReloader, Reloader, SocketReloader
@@ -35,15 +29,7 @@ from birdgen.reload.control import (
     quote,
 )
 
-
-def _find(name: str) -> str | None:
-    return shutil.which(name) or (
-        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
-    )
-
-
-BIRD = _find("bird")
-BIRDC = _find("birdc")
+BIRDC = find("birdc")
 
 BASE = """\
 router id 192.0.2.1;
@@ -270,96 +256,22 @@ def test_stale_socket_is_daemon_unreachable(tmp_path: Path) -> None:
 # --- a real BIRD ------------------------------------------------------------------------------
 
 
-@cache
-def _netns_problem() -> str | None:
-    """Why we cannot run BIRD in a private network namespace, or None if we can."""
-    if BIRD is None:
-        return "BIRD 2 (`bird`) is not installed"
-    try:
-        probe = subprocess.run(
-            ["unshare", "-n", "true"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"`unshare -n` unavailable ({e}); not running a real BIRD outside a private netns"
-    if probe.returncode != 0:
-        return (
-            f"`unshare -n` failed ({probe.stderr.strip() or probe.returncode}; needs root); "
-            "not running a real BIRD outside a private network namespace"
-        )
-    return None
-
-
-@dataclass
-class Daemon:
-    conf: Path
-    sock: str
-    dir: Path
-    proc: subprocess.Popen[bytes]
-
-    def control(self) -> BirdControl:
-        return BirdControl(self.sock, timeout=5.0)
-
-    def routes(self) -> str:
-        with self.control() as ctl:
-            return ctl.command("show route").text
-
-
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    problem = _netns_problem()
+def daemon(tmp_path: Path) -> Iterator[BirdDaemon]:
+    problem = netns_problem()
     if problem:
         pytest.skip(problem)
-    assert BIRD is not None
     conf = tmp_path / "bird.conf"
     conf.write_text(BASE)
-    sock, pidfile, log = tmp_path / "b.ctl", tmp_path / "bird.pid", tmp_path / "bird.log"
-    assert len(str(sock)) < 100, "UNIX socket paths are limited to 108 bytes"
-    with log.open("wb") as out:
-        # unshare execs bird in place (no --fork), so proc.pid is BIRD's own PID.
-        proc = subprocess.Popen(
-            ["unshare", "-n", BIRD, "-f", "-c", str(conf), "-s", str(sock), "-P", str(pidfile)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    bird = BirdDaemon(tmp_path, conf, str(tmp_path / "b.ctl"))
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"bird exited with {proc.returncode}: {log.read_text()}")
-            if sock.exists():
-                try:
-                    with BirdControl(str(sock), timeout=1.0):
-                        break
-                except ReloadFailed:
-                    pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"bird's control socket did not appear within 10 s: {log.read_text()}")
-            time.sleep(0.05)
-        yield Daemon(conf, str(sock), tmp_path, proc)
+        bird.start()
+        yield bird
     finally:
-        _stop(proc, pidfile)
+        bird.stop()
 
 
-def _stop(proc: subprocess.Popen[bytes], pidfile: Path) -> None:
-    """Stop the BIRD we started, by its PID only: SIGTERM, then SIGKILL if it lingers."""
-    other = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        other = int(pidfile.read_text().split()[0])
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    # Should BIRD ever have forked away from unshare, its own pidfile names it.
-    if other is not None and other != proc.pid:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(other, signal.SIGKILL)
-
-
-def test_real_greeting_and_status(daemon: Daemon) -> None:
+def test_real_greeting_and_status(daemon: BirdDaemon) -> None:
     with daemon.control() as ctl:
         assert ctl.greeting is not None
         assert ctl.greeting.code == 1
@@ -371,14 +283,14 @@ def test_real_greeting_and_status(daemon: Daemon) -> None:
     assert "Router ID is 192.0.2.1" in status.lines
 
 
-def test_real_configure_check_ok(daemon: Daemon) -> None:
+def test_real_configure_check_ok(daemon: BirdDaemon) -> None:
     candidate = daemon.dir / "candidate.conf"
     candidate.write_text(CHANGED)
     with daemon.control() as ctl:
         reply = ctl.configure_check(str(candidate))
     assert reply.summary == "0020 Configuration OK"
     assert reply.lines[0] == f"Reading configuration from {candidate}"
-    assert "10.49.0.2/32" not in daemon.routes()  # check applies nothing
+    assert "10.49.0.2/32" not in daemon.show_route()  # check applies nothing
 
 
 @pytest.mark.parametrize(
@@ -388,7 +300,7 @@ def test_real_configure_check_ok(daemon: Daemon) -> None:
         (INVALID, ":5:19 Invalid prefix length 33"),
     ],
 )
-def test_real_configure_check_rejects(daemon: Daemon, text: str, message: str) -> None:
+def test_real_configure_check_rejects(daemon: BirdDaemon, text: str, message: str) -> None:
     candidate = daemon.dir / "candidate.conf"
     candidate.write_text(text)
     with daemon.control() as ctl, pytest.raises(ConfigRejected) as err:
@@ -396,7 +308,7 @@ def test_real_configure_check_rejects(daemon: Daemon, text: str, message: str) -
     assert err.value.detail == f"{candidate}{message}"
 
 
-def test_real_configure_check_path_with_space_and_backslash(daemon: Daemon) -> None:
+def test_real_configure_check_path_with_space_and_backslash(daemon: BirdDaemon) -> None:
     weird = daemon.dir / "my dir\\x"
     weird.mkdir()
     (weird / "b c.conf").write_text(BASE)
@@ -404,27 +316,27 @@ def test_real_configure_check_path_with_space_and_backslash(daemon: Daemon) -> N
         assert ctl.configure_check(str(weird / "b c.conf")).code == 20
 
 
-def test_real_configure_applies_changed_config(daemon: Daemon) -> None:
-    assert "10.49.0.2/32" not in daemon.routes()
+def test_real_configure_applies_changed_config(daemon: BirdDaemon) -> None:
+    assert "10.49.0.2/32" not in daemon.show_route()
     new = daemon.dir / "new.conf"
     new.write_text(CHANGED)
     with daemon.control() as ctl:
         reply = ctl.configure(str(new))
     assert reply.code in (3, 4)
     deadline = time.monotonic() + 5  # 0004 means BIRD finishes in the background
-    while "10.49.0.2/32" not in (routes := daemon.routes()) and time.monotonic() < deadline:
+    while "10.49.0.2/32" not in (routes := daemon.show_route()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "10.49.0.2/32" in routes and "10.49.0.1/32" in routes
 
 
-def test_real_configure_without_path_rereads_startup_file(daemon: Daemon) -> None:
+def test_real_configure_without_path_rereads_startup_file(daemon: BirdDaemon) -> None:
     daemon.conf.write_text(CHANGED)
     with daemon.control() as ctl:
         assert ctl.configure().summary == "0003 Reconfigured"
-    assert "10.49.0.2/32" in daemon.routes()
+    assert "10.49.0.2/32" in daemon.show_route()
 
 
-def test_real_configure_broken_file_keeps_old_config(daemon: Daemon) -> None:
+def test_real_configure_broken_file_keeps_old_config(daemon: BirdDaemon) -> None:
     daemon.conf.write_text(
         INVALID.replace("route 10.49.0.1/33", "route 10.49.0.3/32 blackhole;\n  route 10.49.0.1/33")
     )
@@ -434,11 +346,11 @@ def test_real_configure_broken_file_keeps_old_config(daemon: Daemon) -> None:
         with pytest.raises(ConfigRejected, match="No such file or directory"):
             ctl.configure(str(daemon.dir / "missing.conf"))
         assert ctl.show_status().code == 13  # the connection is still usable
-    routes = daemon.routes()
+    routes = daemon.show_route()
     assert "10.49.0.1/32" in routes and "10.49.0.3/32" not in routes
 
 
-def test_real_notice_arrives_before_next_reply(daemon: Daemon) -> None:
+def test_real_notice_arrives_before_next_reply(daemon: BirdDaemon) -> None:
     # `configure ... timeout N` schedules an undo; when it fires BIRD pushes a `+` notice.
     with daemon.control() as ctl:
         reply = ctl.command(f'configure "{daemon.conf}" timeout 1')
@@ -453,7 +365,7 @@ def test_real_notice_arrives_before_next_reply(daemon: Daemon) -> None:
 
 
 def test_socket_reloader_against_daemon(
-    daemon: Daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    daemon: BirdDaemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reloader: Reloader = SocketReloader(daemon.sock, bird_binary=BIRD or "bird", timeout=5.0)
     bad = tmp_path / "bad.conf"
@@ -465,7 +377,7 @@ def test_socket_reloader_against_daemon(
     monkeypatch.chdir(tmp_path)
     reloader.check(Path("bird.conf"))
     assert reloader.reload(Path("bird.conf")) == "0003 Reconfigured"
-    assert "10.49.0.2/32" in daemon.routes()
+    assert "10.49.0.2/32" in daemon.show_route()
     with pytest.raises(ConfigRejected):
         reloader.reload(bad)
 
@@ -499,14 +411,14 @@ def test_socket_reloader_checks_unquotable_path_with_bird_p(tmp_path: Path) -> N
         SocketReloader(tmp_path / "no.ctl", bird_binary=BIRD).reload(odd)
 
 
-def test_command_reloader_with_birdc(daemon: Daemon) -> None:
+def test_command_reloader_with_birdc(daemon: BirdDaemon) -> None:
     if BIRDC is None:
         pytest.skip("birdc is not installed")
     daemon.conf.write_text(CHANGED)
     reloader: Reloader = CommandReloader([BIRDC, "-s", daemon.sock, "configure"], timeout=10)
     reloader.check(daemon.conf)
     assert reloader.reload(daemon.conf) == "Reconfigured"
-    assert "10.49.0.2/32" in daemon.routes()
+    assert "10.49.0.2/32" in daemon.show_route()
     daemon.conf.write_text(INVALID)
     with pytest.raises(ConfigRejected):
         reloader.check(daemon.conf)

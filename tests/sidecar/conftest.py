@@ -7,12 +7,8 @@ empty network namespace they can touch nothing) and is stopped by its PID at tea
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -22,17 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bird_daemon import BIRD, BirdDaemon, netns_problem
 from kubeapi_server import FakeApiServer, new_api_client
 
-from birdgen.errors import ReloadFailed
 from birdgen.model.resources import Environment
 from birdgen.reload import SocketReloader
-from birdgen.reload.control import BirdControl
 from birdgen.sidecar.loop import Sidecar
 from birdgen.sidecar.reconcile import Reconciler
 from birdgen.sources.kube import KubeSource
 
-BIRD = shutil.which("bird") or ("/usr/sbin/bird" if os.path.exists("/usr/sbin/bird") else None)
 CALICO = "crd.projectcalico.org/v1"
 NODE = "node-1"
 
@@ -40,16 +34,6 @@ NODE = "node-1"
 BOOT_CONF = "router id 192.0.2.1;\nprotocol device {}\n"
 
 _ROUTE = re.compile(r"^(\d+\.\d+\.\d+\.\d+/\d+|[0-9a-f:]+/\d+)\s", re.MULTILINE)
-
-
-def netns_problem() -> str | None:
-    if BIRD is None:
-        return "BIRD 2 is not installed"
-    try:
-        probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"`unshare -n` unavailable: {e}"
-    return None if probe.returncode == 0 else "`unshare -n` failed (needs root)"
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
@@ -60,56 +44,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "
         time.sleep(0.02)
 
 
-@dataclass
-class Bird:
-    """A BIRD daemon we started, in its own network namespace, with `conf` as its config."""
-
-    dir: Path
-    conf: Path
-    sock: str
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert BIRD is not None
-        log = (self.dir / "bird.log").open("ab")
-        # unshare execs bird in place (-f: no fork), so proc.pid is BIRD's own PID.
-        self.proc = subprocess.Popen(
-            ["unshare", "-n", BIRD, "-f", "-c", str(self.conf), "-s", self.sock, "-P", str(self.dir / "bird.pid")],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + 10
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"bird exited: {(self.dir / 'bird.log').read_text()}")
-            with contextlib.suppress(ReloadFailed), BirdControl(self.sock, timeout=1.0):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError("bird's control socket did not answer within 10 s")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        """Stop the BIRD we started, by its PID only: SIGTERM, then SIGKILL if it lingers."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        with contextlib.suppress(OSError, ValueError, IndexError, ProcessLookupError):
-            other = int((self.dir / "bird.pid").read_text().split()[0])
-            if other != proc.pid:
-                os.kill(other, signal.SIGKILL)
+class Bird(BirdDaemon):
+    """The sidecar tests' BIRD: its routes as a set of prefixes."""
 
     def routes(self) -> set[str]:
-        with BirdControl(self.sock, timeout=5.0) as ctl:
-            return set(_ROUTE.findall(ctl.command("show route").text))
+        return set(_ROUTE.findall(self.show_route()))
 
 
 @pytest.fixture
