@@ -96,7 +96,11 @@ def test_routes_follow_services_and_endpoint_slices(
     running = start_sidecar(metrics_addr="127.0.0.1:0")
     assert scrape(running, "/healthz")[0] == 200
     wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes in BIRD")
-    assert scrape(running, "/readyz") == (200, "ready\n")
+    # BIRD shows the routes as soon as it has applied the config, a moment before its
+    # `configure` reply reaches birdgen and marks it ready: wait for that, bounded.
+    wait_for(
+        lambda: scrape(running, "/readyz") == (200, "ready\n"), what="/readyz after the first apply"
+    )
 
     # A second Service with an endpoint here: its /32 appears.
     api.create(service("api", "10.49.0.11"))
