@@ -429,6 +429,11 @@ class FakeApiServer:
         with self._lock:
             self._faults.append(_Fault(n, resource, watch, status=status))
 
+    def clear_faults(self) -> None:
+        """Forget every pending fault: requests are answered normally again."""
+        with self._lock:
+            self._faults.clear()
+
     def delay_next(
         self,
         n: int = 1,

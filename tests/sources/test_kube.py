@@ -312,14 +312,18 @@ def test_not_synced_until_every_initial_list_succeeds(
     server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
 ) -> None:
     server.create(peer("tor-1"))
-    server.fail_next(3, status=503, resource=PEERS, watch=False)
-    watcher = start_watcher(backoff_initial=0.2, backoff_max=0.4)
+    # Fail the peers list until told otherwise, so nothing here depends on the backoff's timing.
+    server.fail_next(1_000_000, status=503, resource=PEERS, watch=False)
+    watcher = start_watcher(backoff_initial=0.05, backoff_max=0.1)
+    peers = watcher.informers[PEERS]
+    wait_for(lambda: peers.errors["http_503"] >= 3)
     wait_for(lambda: sum(i.synced() for i in watcher.informers.values()) == 9)
+    assert not peers.synced()
     assert not watcher.synced()
     assert "tor-1" not in names(watcher.snapshot(), "BGPPeer")
+    server.clear_faults()
     assert watcher.wait_synced(5)
     assert "tor-1" in names(watcher.snapshot(), "BGPPeer")
-    assert watcher.informers[PEERS].errors["http_503"] == 3
 
 
 def test_missing_crd_is_synced_empty_and_picked_up_once_installed(tmp_path: Path) -> None:
