@@ -355,8 +355,10 @@ def test_real_notice_arrives_before_next_reply(daemon: BirdDaemon) -> None:
     with daemon.control() as ctl:
         reply = ctl.command(f'configure "{daemon.conf}" timeout 1')
         assert reply.lines[-2:] == ("Undo scheduled in 1 s", "Reconfigured")
-        time.sleep(1.5)
-        status = ctl.show_status()
+        deadline = time.monotonic() + 5
+        time.sleep(1)
+        while not (status := ctl.show_status()).notices and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert status.code == 13
     assert status.notices == ("Config timeout expired, starting undo",)
 
