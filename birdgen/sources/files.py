@@ -16,6 +16,7 @@ from typing import IO, Any
 import yaml
 
 from birdgen.errors import SourceError
+from birdgen.sources.blockyaml import BlockYaml
 
 RawObject = dict[str, Any]
 
@@ -46,13 +47,17 @@ _KubeYamlLoader.yaml_implicit_resolvers = {
 }
 _KubeYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    # Every form needs a digit: PyYAML's own `0b[0-1_]+` takes `0b_` and then int() raises.
+    re.compile(
+        r"^(?:[-+]?0b_*[0-1][0-1_]*|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
+        r"|[-+]?0x_*[0-9a-fA-F][0-9a-fA-F_]*)$"
+    ),
     list("-+0123456789"),
 )
 _KubeYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]*[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
     ),
     list("-+0123456789."),
@@ -89,7 +94,8 @@ def parse_text(text: str, origin: str) -> list[RawObject]:
         if origin.endswith(".json") or text.lstrip().startswith(("{", "[")):
             docs: list[Any] = [json.loads(text)]
         else:
-            docs = list(yaml.load_all(text, Loader=_KubeYamlLoader))
+            # The fast reader gives exactly what PyYAML gives, and hands it what it cannot read.
+            docs = BlockYaml(_KubeYamlLoader).load_all(text)
     except json.JSONDecodeError as exc:
         raise SourceError(f"{origin}: line {exc.lineno}: malformed JSON: {exc.msg}") from exc
     except yaml.YAMLError as exc:

@@ -1,0 +1,392 @@
+"""The fast block-YAML reader against PyYAML, its reference: same objects, or the same error.
+
+`load_all` must equal `yaml.load_all` with birdgen's loader on every input (it hands PyYAML
+what it cannot read), and `documents` -- the fast path alone -- must take the YAML that
+Kubernetes tooling writes, or the speed-up would silently vanish.
+
+`BIRDGEN_FUZZ_SCALE=20` runs twenty times the generated examples (a deeper search, minutes).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from birdgen.sources.blockyaml import BlockYaml, Unsupported, split_documents
+from birdgen.sources.files import _KubeYamlLoader
+
+ROOT = Path(__file__).resolve().parents[2]
+SCALE = int(os.environ.get("BIRDGEN_FUZZ_SCALE", "1"))
+
+
+def reference(text: str) -> str:
+    """PyYAML's reading, as text that tells `True` from `1` and `1.0`, or its error."""
+    try:
+        return repr(list(yaml.load_all(text, Loader=_KubeYamlLoader)))
+    except yaml.YAMLError as exc:
+        return f"error: {exc}"
+
+
+def fast(text: str) -> str:
+    try:
+        return repr(BlockYaml(_KubeYamlLoader).load_all(text))
+    except yaml.YAMLError as exc:
+        return f"error: {exc}"
+
+
+def fast_only(text: str) -> str:
+    return repr(BlockYaml(_KubeYamlLoader).documents(text))
+
+
+KUBECTL_LIKE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"v1","kind":"Service","metadata":{"name":"web"}}
+    note: |-
+      two
+        indented
+
+      lines
+  creationTimestamp: "2024-05-14T09:12:31Z"
+  labels:
+    app: web
+    enabled: yes
+    "quoted": 'it''s'
+  name: web
+  namespace: default
+  resourceVersion: "26660"
+spec:
+  clusterIP: 10.96.0.10
+  clusterIPs:
+  - 10.96.0.10
+  externalIPs: []
+  ports:
+  -   name: http
+      port: 80
+      targetPort: 0x1F
+  - name: big
+    port: 1_000
+  selector: {}
+  sessionAffinity: None
+  type: ClusterIP
+status:
+  loadBalancer:
+    ingress:
+    - ip: 192.0.2.10
+      ipMode: VIP
+---
+# a comment between documents
+addressType: IPv4
+apiVersion: discovery.k8s.io/v1
+endpoints:
+- addresses:
+  - 10.0.0.1
+  conditions:
+    ready: true
+    serving: ~
+    terminating: false
+  nodeName: node-1
+kind: EndpointSlice
+metadata:
+  labels:
+    kubernetes.io/service-name: web
+  name: web-abc
+  namespace: default
+ports:
+-
+  port: 8080
+  weight: 1.5
+  ratio: .5
+  off: .inf
+---
+"""
+
+# Each is read by PyYAML one way or another (or rejected); the fast reader must agree.
+CASES = [
+    "",
+    "\n\n",
+    "---\n",
+    "---\n---\n",
+    "a: 1\n---\n",
+    "# only a comment\n---\na: 1\n",
+    "a: 1\n...\n",
+    "%YAML 1.1\n---\na: 1\n",
+    "--- a: 1\n",
+    "---  \na: 1\n",
+    "a: 1\r\nb: 2\r\n",
+    "a:\tb\n",
+    "\ufeffa: 1\n",
+    "a: b\u2028c\n",
+    "- - x\n",
+    "- - - x\n  - y\n- -\n",
+    "- -   a: 1\n      b: 2\n",
+    "-   - x\n    - y\n",
+    "- x\n- y\n",
+    "-\n  - x\n",
+    "key:\n- a\n- b\nother: 1\n",
+    "key:\n  - a\n  - b\n",
+    "a: 1\n  b: 2\n",
+    "a:\n    b: 1\n  c: 2\n",
+    "a: x\n  continued\n",
+    "a: 'x\n  y'\n",
+    'a: "x\\ty"\n',
+    'a: "x" # comment\n',
+    "a: x # comment\n",
+    "a: x#y\n",
+    "a: b: c\n",
+    "a: [1, 2]\n",
+    "a: {b: 1}\n",
+    "a: &x 1\nb: *x\n",
+    "a: !!str 1\n",
+    "<<: {a: 1}\n",
+    "on: off\nyes: no\n~: null\n",
+    "a: 0o17\nb: 010\nc: 0b101\nd: -0x1F\ne: +12\nf: 1e3\ng: 1.5e+3\nh: 12:30\n",
+    "a: 2024-05-14\nb: 2024-05-14T09:12:31Z\n",
+    "a: |\n  x\n\n\nb: 1\n",
+    "a: |-\n  x\n   y\n",
+    "a: |\n\n  x\n",
+    "a: |\nb: 1\n",
+    "a: |\n  x\n      \nb: 1\n",
+    "a: |+\n  x\n\n",
+    "a: >\n  folded\n  text\n",
+    "a: |2\n   x\n",
+    "- |\n  in a list\n- b\n",
+    "? complex\n: value\n",
+    "'a: b': c\n",
+    "'a: b': 1\n'a: c': 2\n'a: b': 3\n",
+    "- 'a: b'\n- 'a: c'\n- \"x: y\": z\n",
+    "'a':b\n",
+    "'it'':x': 1\n",
+    '"a":\n  b: 1\n',
+    "a: ._\nb: 0b_\nc: 0x_\nd: ._5\ne: 0b_1\n",
+    '"a": 1\n',
+    "a : 1\n",
+    ": x\n",
+    "- \n",
+    "a:\n  b\n",
+    "  a: 1\n",
+    "plain scalar\n",
+    "a: 1\na: 2\n",
+    "a: {}\nb: []\nc: '{}'\n",
+    "a: -\n",
+    "a: -1\nb: -x\nc: ?x\nd: :x\n",
+    "a: '@x'\nb: @x\n",
+    "a: `x`\n",
+    "a: %x\n",
+    "a: ü\n",
+    "a: 'x' \n",
+    "a: x   \n",
+    "- a: 1\n  - b\n",
+    "- a: 1\n   b: 2\n",
+    "----\n",
+    "[a, b]\n",
+    "a: [1, 2]\n",
+    "a: ['x', \"y\"]\n",
+    "a: [a,b,]\n",
+    "a: [a, , b]\n",
+    "a: [,]\n",
+    "a: [ ]\n",
+    "a: {  }\n",
+    "a: {x: 1, y: [2]}\n",
+    "a: {x: 1, y: z, 'q': ~}\n",
+    "a: {x: 1,}\n",
+    "a: {k:v}\n",
+    "a: {k}\n",
+    "a: [a b, c]\n",
+    "a: [yes, 010, ~, '', 1.5]\n",
+    "a: [fd00::1]\n",
+    "a: [x #c]\n",
+    "a: [a, 'b, c']\n",
+    "a: [- a]\n",
+    "a: [a]]\n",
+    "- [a, b]\n- {c: d}\n",
+    "[a, b]: c\n",
+    "a: 1\n# trailing comment\n",
+    KUBECTL_LIKE,
+]
+
+
+@pytest.mark.parametrize("text", CASES, ids=range(len(CASES)))
+def test_same_as_pyyaml(text: str) -> None:
+    assert fast(text) == reference(text)
+
+
+def test_kubectl_output_is_read_by_the_fast_path() -> None:
+    assert fast_only(KUBECTL_LIKE) == reference(KUBECTL_LIKE)
+
+
+def test_the_fast_path_gives_up_rather_than_guess() -> None:
+    for text in ("a: x\n  continued\n", "a: [1, [2]]\n", "a: >\n  x\n", "a:\tb\n"):
+        with pytest.raises(Unsupported):
+            fast_only(text)
+
+
+def test_every_bundled_manifest_reads_the_same() -> None:
+    # Hand-written manifests use flow style (`metadata: {name: x}`) that the fast path leaves
+    # to PyYAML; what matters is that they read the same.
+    paths = sorted(
+        p
+        for folder in ("golden", "examples")
+        for p in (ROOT / folder).rglob("*")
+        if p.suffix in (".yaml", ".yml")
+    )
+    assert len(paths) > 40
+    for path in paths:
+        text = path.read_text()
+        assert fast(text) == reference(text), path
+
+
+def test_generated_cluster_dumps_take_the_fast_path(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gen_cluster.py"), "--nodes", "20",
+         "--services", "300", "--endpoints", "1500", "--seed", "7", "--out", str(tmp_path)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    paths = sorted(tmp_path.glob("*.yaml"))
+    assert [p.name for p in paths] == [
+        "00-calico.yaml",
+        "10-nodes.yaml",
+        "20-services.yaml",
+        "30-endpointslices.yaml",
+    ]
+    for path in paths:
+        text = path.read_text()
+        assert fast_only(text) == reference(text), path
+
+
+def test_errors_name_the_line_in_the_whole_stream() -> None:
+    text = "a: 1\n---\nb: 2\n---\nc: [1,\nd: 2\n---\ne: 3\n"
+    result = fast(text)
+    assert result == reference(text)
+    assert "line 5, column 4" in result
+
+
+def test_documents_split_like_pyyaml() -> None:
+    assert [explicit for explicit, _ in split_documents("a: 1\n---\nb: 2\n---\n")] == [
+        False,
+        True,
+        True,
+    ]
+
+
+def test_mutable_values_are_never_shared() -> None:
+    docs = BlockYaml(_KubeYamlLoader).documents("a: {}\n---\na: {}\n")
+    assert docs == [{"a": {}}, {"a": {}}]
+    assert docs[0]["a"] is not docs[1]["a"]
+
+
+# --- generated documents ----------------------------------------------------------------------
+
+TRICKY = [
+    "yes", "No", "on", "OFF", "true", "~", "null", "", " ", "0x1F", "1_000", "010", "0o17", "+1",
+    "-1", ".inf", "-.inf", ".nan", "1e3", "1.5e+3", "12:30", "2024-05-14",
+    "2024-05-14T09:12:31Z", "- x", "-", "a: b", "a:", "#x", "x #y", "x#y", "'q'", '"d"', "{}",
+    "[]", "|", ">", "?", "? x", "<<", "=", "@a", "`b", "%p", "!t", "&a", "*a", "two\nlines",
+    "trailing ", " leading", "tab\there", "ü", "a\u2028b", "---", "...", "it's", 'say "hi"',
+    "back\\slash", "10.0.0.1", "fd00::1", "65000:100", "node-0001",
+]  # fmt: skip
+KEYS = st.sampled_from(["a", "name", "spec", "on", "yes", "1", "x y", "k:v", "-k", "ready", ""])
+PLAIN_KEYS = st.sampled_from(["a", "name", "spec", "on", "yes", "1", "x y", "-k", "ready"])
+SCALARS = st.one_of(
+    st.sampled_from(TRICKY),
+    st.text(alphabet="ab -:#'\"\\|>{}[],&*!%@`?\t\nü0159.exn", max_size=12),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+)
+SAFE_SCALARS = st.one_of(
+    st.sampled_from([t for t in TRICKY if "\n" not in t and "\u2028" not in t and "\t" not in t]),
+    st.text(alphabet="abz019.-_/", min_size=1, max_size=12),
+    st.integers(-(2**40), 2**40),
+    st.booleans(),
+    st.none(),
+)
+
+
+def trees(
+    scalars: st.SearchStrategy[Any], keys: st.SearchStrategy[str] = KEYS
+) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=4)
+        ),
+        max_leaves=20,
+    )
+
+
+DOCS = st.lists(
+    st.one_of(st.dictionaries(KEYS, trees(SCALARS), min_size=1), trees(SCALARS)), max_size=3
+)
+
+
+@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(DOCS, st.sampled_from([2, 4]), st.sampled_from([20, 80, 10_000]), st.booleans())
+def test_generated_yaml_reads_as_pyyaml_reads_it(
+    docs: list[Any], indent: int, width: int, explicit_start: bool
+) -> None:
+    text = yaml.safe_dump_all(
+        docs,
+        default_flow_style=False,
+        sort_keys=False,
+        indent=indent,
+        width=width,
+        allow_unicode=True,
+        explicit_start=explicit_start,
+    )
+    assert fast(text) == reference(text)
+
+
+@settings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.dictionaries(PLAIN_KEYS, trees(SAFE_SCALARS, PLAIN_KEYS), min_size=1),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_block_style_dumps_take_the_fast_path(docs: list[Any]) -> None:
+    text = yaml.safe_dump_all(
+        docs, default_flow_style=False, sort_keys=False, width=10_000, allow_unicode=True
+    )
+    # Empty collections are written in flow style ({} and []), which the fast path reads too.
+    assert fast_only(text) == reference(text)
+
+
+EDITS = [" ", "  ", "- ", ": ", "#", " #", "'", '"', "|", "|-", ">", "{", "[", "&a ", "*a",
+         "!", "%", "---", "...", "\t", "\r", "? ", "-", ":", "\\"]  # fmt: skip
+
+
+@settings(max_examples=400 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False), st.integers(1, 4))
+def test_damaged_kubectl_output_reads_or_fails_as_pyyaml(rng: random.Random, edits: int) -> None:
+    lines = KUBECTL_LIKE.split("\n")
+    for _ in range(edits):
+        i = rng.randrange(len(lines))
+        line = lines[i]
+        action = rng.randrange(4)
+        if action == 0:
+            at = rng.randrange(len(line) + 1)
+            lines[i] = line[:at] + rng.choice(EDITS) + line[at:]
+        elif action == 1 and line:
+            at = rng.randrange(len(line))
+            lines[i] = line[:at] + line[at + 1 :]
+        elif action == 2:
+            lines.insert(i, line)
+        else:
+            lines[i] = line.lstrip(" ") if rng.random() < 0.5 else " " + line
+    text = "\n".join(lines)
+    assert fast(text) == reference(text)
