@@ -38,6 +38,22 @@ class Family(IntEnum):
         return str(self.value)
 
 
+def host_network(ip: IPAddress) -> IPNetwork:
+    """The /32 or /128 of one address. `ip_network(ip)` would format and re-parse the address,
+    which was most of the planning time on a node with 100,000 Service routes."""
+    if ip.version == 4:
+        return ipaddress.IPv4Network((int(ip), 32))
+    return ipaddress.IPv6Network((int(ip), 128))
+
+
+def network_text(net: IPNetwork) -> str:
+    """`str(net)`, twice as fast for IPv4 (its four bytes through `%d`, which is exactly the text
+    `ipaddress` writes); IPv6 keeps `ipaddress`'s RFC 5952 text."""
+    if net.version == 4:
+        return "%d.%d.%d.%d/%d" % (*net.network_address.packed, net.prefixlen)  # noqa: UP031
+    return str(net)
+
+
 def family_of(value: IPAddress | IPNetwork | IPInterface) -> Family:
     return Family(value.version)
 

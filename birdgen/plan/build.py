@@ -16,7 +16,7 @@ from birdgen.model.resources import (
     Node,
     PrefixAdvertisement,
 )
-from birdgen.model.values import Family, IPNetwork, hashed_router_id
+from birdgen.model.values import Family, IPNetwork, hashed_router_id, network_text
 from birdgen.plan.filters import filter_functions
 from birdgen.plan.peers import DEFAULT_AS, plan_sessions
 from birdgen.plan.services import ServiceRoutes, plan_services
@@ -158,7 +158,7 @@ def _export_ranges(
 
 def _calico_key(net: IPNetwork) -> bytes:
     # Calico orders by the string "<address>-<prefixlen>", byte-wise.
-    return f"{net.network_address}-{net.prefixlen}".encode()
+    return network_text(net).replace("/", "-").encode()
 
 
 def _calico_sorted(nets: list[IPNetwork]) -> tuple[IPNetwork, ...]:
@@ -166,4 +166,5 @@ def _calico_sorted(nets: list[IPNetwork]) -> tuple[IPNetwork, ...]:
 
 
 def _routes(reasons: dict[IPNetwork, list[str]]) -> tuple[Route, ...]:
-    return tuple(Route(net, tuple(reasons[net])) for net in _calico_sorted(list(reasons)))
+    ordered = sorted(reasons.items(), key=lambda item: _calico_key(item[0]))
+    return tuple(Route(net, tuple(why)) for net, why in ordered)

@@ -6,14 +6,20 @@ for other nodes, and the ranges kept out of this node's kernel.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from birdgen.errors import InvalidInput, Problem
 from birdgen.model.resources import Cluster, EndpointSlice, Environment, Node, Service
-from birdgen.model.values import Family, IPAddress, IPNetwork, family_of, parse_cidr
+from birdgen.model.values import (
+    Family,
+    IPAddress,
+    IPNetwork,
+    family_of,
+    host_network,
+    parse_cidr,
+)
 
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
@@ -28,14 +34,19 @@ class ServiceRoutes:
     kernel_reject: list[IPNetwork] = field(default_factory=list)
 
     def add(self, prefix: IPNetwork, reason: str) -> None:
-        self.reasons.setdefault(prefix, [])
-        if reason not in self.reasons[prefix]:
-            self.reasons[prefix].append(reason)
+        _note(self.reasons, prefix, reason)
 
     def withhold(self, prefix: IPNetwork, reason: str) -> None:
-        self.withheld.setdefault(prefix, [])
-        if reason not in self.withheld[prefix]:
-            self.withheld[prefix].append(reason)
+        _note(self.withheld, prefix, reason)
+
+
+def _note(notes: dict[IPNetwork, list[str]], prefix: IPNetwork, reason: str) -> None:
+    # One lookup in the common case: hashing an ipaddress network is pure Python.
+    known = notes.get(prefix)
+    if known is None:
+        notes[prefix] = [reason]
+    elif reason not in known:
+        known.append(reason)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,18 @@ class Ranges:
     @cached_property
     def singles_ext(self) -> frozenset[IPAddress]:
         return frozenset(n.network_address for n in self.external if _single(n))
+
+    @cached_property
+    def _texts(self) -> dict[tuple[str, IPNetwork], str]:
+        return {}
+
+    def text(self, what: str, net: IPNetwork) -> str:
+        """`what net`, formatted once per range rather than once per Service address."""
+        key = (what, net)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = f"{what} {net}"
+        return text
 
     @property
     def any(self) -> bool:
@@ -129,20 +152,20 @@ def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family
 
     if not ranges.any:
         return out
+    by_version = {4: out[Family.V4], 6: out[Family.V6]}
     for svc in cluster.services:
         if excluded:
             advertised, verdict = False, f"this node has the label {EXCLUDE_LABEL}=true"
         else:
             slices = cluster.slices.get((svc.namespace, svc.name), ())
             advertised, verdict = _advertised(svc, slices, ranges, env.endpoint_node_name)
+        ref = f"Service {svc.namespace}/{svc.name}"
         for ip, category in _service_addresses(svc, ranges):
-            prefix = ipaddress.ip_network(ip)
+            routes = by_version[ip.version]
             if advertised:
-                out[Family(ip.version)].add(prefix, f"{svc.ref}: {verdict}; {category}")
+                routes.add(host_network(ip), f"{ref}: {verdict}; {category}")
             else:
-                out[Family(ip.version)].withhold(
-                    prefix, f"{svc.ref}: not advertised: {verdict}; {category}"
-                )
+                routes.withhold(host_network(ip), f"{ref}: not advertised: {verdict}; {category}")
     for routes in out.values():  # an address advertised for one Service is not withheld
         for prefix in list(routes.withheld):
             if prefix in routes.reasons:
@@ -209,7 +232,7 @@ def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, st
         for ip in svc.cluster_ips:
             within = _within(ip, ranges.cluster)
             where = (
-                f"within {ranges.cluster_source} {within}"
+                ranges.text(f"within {ranges.cluster_source}", within)
                 if within
                 else f"cluster IP (outside {ranges.cluster_source}; advertised as Calico does)"
             )
@@ -217,11 +240,13 @@ def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, st
     for ip in svc.external_ips:
         within = _within(ip, ranges.external)
         if within:
-            out.append((ip, f"external IP within serviceExternalIPs {within}"))
+            out.append((ip, ranges.text("external IP within serviceExternalIPs", within)))
     for ip in svc.ingress_ips:
         within = _within(ip, ranges.load_balancer)
         if within:
-            out.append((ip, f"load-balancer ingress IP within serviceLoadBalancerIPs {within}"))
+            out.append(
+                (ip, ranges.text("load-balancer ingress IP within serviceLoadBalancerIPs", within))
+            )
     return out
 
 
