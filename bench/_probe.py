@@ -1,6 +1,6 @@
 """Run `birdgen` exactly as its console script does, with timers around each pipeline stage.
 
-    python bench/_probe.py TIMINGS.json [--what-if csafe,nogc] -- render -f DIR --node N -o OUT
+    python bench/_probe.py TIMINGS.json [--what-if pyyaml,nogc] -- render -f DIR --node N -o OUT
 
 The console script is `birdgen.cli:main()`; this calls the same function in the same fresh
 process, after wrapping the stage functions the CLI reaches (files.load / files.parse_text,
@@ -8,11 +8,12 @@ parse_cluster, build_plan, render, apply) with `perf_counter` timers. The timers
 microseconds in all. The stage times are written as JSON to TIMINGS.json when the command ends;
 the caller measures wall time and peak RSS of the whole process from outside.
 
-`--what-if` tries changes to birdgen *without editing it*, to size a fix before anyone makes it:
-  csafe  the manifest YAML loader built on libyaml (`yaml.CSafeLoader`) with birdgen's own
-         resolver table (no base-60 ints, no timestamps), instead of the pure-Python SafeLoader;
-  nogc   the cyclic garbage collector off for the run (`gc.disable()`): the loaders build
-         millions of small containers that trigger collections but never form cycles.
+`--what-if` runs birdgen with one part swapped *without editing it*, to size a change (before
+making it) or to keep the old way as a baseline in the same run (after):
+  pyyaml  every YAML document read by PyYAML (libyaml's parser, birdgen's resolver table),
+          as before the fast block-YAML reader (`birdgen.sources.blockyaml`);
+  nogc    the cyclic garbage collector off for the run (`gc.disable()`; the one-shot CLI
+          already does this around load, model and plan).
 """
 
 from __future__ import annotations
@@ -61,21 +62,17 @@ def main() -> None:
 
         return wrapper
 
-    if "csafe" in what_if:
+    if "pyyaml" in what_if:
         import yaml
 
-        class CKubeLoader(yaml.CSafeLoader):  # type: ignore[misc]
-            pass
+        class PyYamlOnly:
+            def __init__(self, loader: Any) -> None:
+                self.loader = loader
 
-        CKubeLoader.yaml_implicit_resolvers = files._KubeYamlLoader.yaml_implicit_resolvers
-        real_load_all = yaml.load_all
+            def load_all(self, text: str) -> list[Any]:
+                return list(yaml.load_all(text, Loader=self.loader))
 
-        def load_all(stream: Any, Loader: Any = None) -> Any:
-            if Loader is files._KubeYamlLoader:
-                Loader = CKubeLoader
-            return real_load_all(stream, Loader=Loader)
-
-        files.yaml.load_all = load_all  # type: ignore[attr-defined]
+        files.BlockYaml = PyYamlOnly  # type: ignore[attr-defined,assignment,misc]
 
     files.parse_text = timed("parse", files.parse_text)
     cli.files.load = timed("load", files.load)  # read + parse; "read" = load - parse

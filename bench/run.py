@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "--what-if",
         default="",
         metavar="LIST",
-        help="also run the probe with these what-ifs (csafe,nogc; see bench/_probe.py)",
+        help="also run the probe with these what-ifs (pyyaml,nogc; see bench/_probe.py)",
     )
     ap.add_argument(
         "--data", type=Path, default=BENCH / "out", help="cache for generated data [bench/out]"
