@@ -149,6 +149,8 @@ def test_watch_drops_relists_and_restarts_withdraw_nothing(
     populate(api)
     running = start_sidecar()
     wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
+    # BIRD shows the routes before the sidecar has counted its reload; ready comes after that.
+    wait_for(lambda: running.sidecar.reconciler.ready, what="the first reconcile counted")
     reloads = running.metrics.reloads.value(result="success")
     with routes_never_lose(bird, {RANGE, WEB}):
         assert api.drop_watches() > 0
@@ -233,6 +235,7 @@ def test_a_burst_of_1000_endpoint_changes_causes_few_reloads(
     populate(api)
     running = start_sidecar(debounce=0.1, max_delay=1.0)  # the defaults
     wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
+    wait_for(lambda: running.sidecar.reconciler.ready, what="the first reconcile counted")
     m = running.metrics
     before = m.reloads.value(result="success")
     began = time.monotonic()
