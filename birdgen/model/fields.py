@@ -56,29 +56,27 @@ class Fields:
     def sub(self, key: str) -> Fields:
         return Fields(self.kind, self.name, self.data.get(key), self.where(key), self.problems)
 
-    def items(self, key: str) -> list[Fields]:
-        """The elements of a list of objects, each as its own `Fields`."""
+    def _list(self, key: str) -> list[Any]:
+        """The field as a list: absent (or null) is empty, anything else is reported."""
         value = self.data.get(key)
         if value is None:
             return []
         if not isinstance(value, list):
             self.fail(key, f"expected a list, got {show(value)}")
             return []
+        return value
+
+    def items(self, key: str) -> list[Fields]:
+        """The elements of a list of objects, each as its own `Fields`."""
         return [
             Fields(self.kind, self.name, item, f"{self.where(key)}[{i}]", self.problems)
-            for i, item in enumerate(value)
+            for i, item in enumerate(self._list(key))
         ]
 
     def values(self, key: str, parse: Callable[[Any], T]) -> list[T]:
         """The elements of a list of scalars, each parsed; bad ones are reported and dropped."""
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.fail(key, f"expected a list, got {show(value)}")
-            return []
         out: list[T] = []
-        for i, item in enumerate(value):
+        for i, item in enumerate(self._list(key)):
             try:
                 out.append(parse(item))
             except ValueError as exc:

@@ -38,7 +38,6 @@ _AWKWARD = re.compile(
 _ASCII_AWKWARD = bytes([*range(0x0A), *range(0x0B, 0x20), 0x7F])
 # Plain scalars this reader can take: no indicator first, no comment, no `: ` inside.
 _PLAIN_FIRST_BAD = frozenset("[]{},#&*!|>'\"%@`")
-_TAG_STR = "tag:yaml.org,2002:str"
 _SIMPLE_TAGS = frozenset(
     (
         "tag:yaml.org,2002:null",
@@ -88,8 +87,6 @@ class BlockYaml:
         reads the whole stream again, so that its error message is the one for the stream.
         """
         try:
-            if _awkward(text):
-                raise Unsupported("characters whose handling this reader does not model")
             chunks = split_documents(text)
         except Unsupported:
             return list(yaml.load_all(text, Loader=self._loader))
@@ -97,9 +94,7 @@ class BlockYaml:
         last = len(chunks) - 1
         for index, (explicit, lines) in enumerate(chunks):
             try:
-                tokens = self._tokens(lines)
-                if tokens or explicit:
-                    out.append(self._document(tokens))
+                out.extend(self._chunk(explicit, lines))
                 continue
             except Unsupported:
                 pass
@@ -116,14 +111,14 @@ class BlockYaml:
 
     def documents(self, text: str) -> list[Any]:
         """Like `load_all`, but raises `Unsupported` instead of calling PyYAML (for tests)."""
-        if _awkward(text):
-            raise Unsupported("characters whose handling this reader does not model")
-        out = []
-        for explicit, lines in split_documents(text):
-            tokens = self._tokens(lines)
-            if tokens or explicit:
-                out.append(self._document(tokens))
-        return out
+        return [
+            doc for explicit, lines in split_documents(text) for doc in self._chunk(explicit, lines)
+        ]
+
+    def _chunk(self, explicit: bool, lines: list[str]) -> list[Any]:
+        """The document in one chunk: none if nothing but the stream's start, else exactly one."""
+        tokens = self._tokens(lines)
+        return [self._document(tokens)] if tokens or explicit else []
 
     def _document(self, tokens: list[_Token]) -> Any:
         if not tokens:
@@ -371,8 +366,10 @@ def split_documents(text: str) -> list[tuple[bool, list[str]]]:
 
     Only the part before the first `---` may be absent (no content: no document); every `---`
     starts a document, even an empty one (None), as PyYAML reads a stream. Directives, `...`,
-    and anything else on a `---` line are left to PyYAML.
+    anything else on a `---` line, and characters PyYAML treats specially are left to PyYAML.
     """
+    if _awkward(text):
+        raise Unsupported("characters whose handling this reader does not model")
     framed = "\n" + text + "\n"  # every line, the first and last too, now sits between "\n"s
     if framed.count("\n---") != framed.count("\n---\n") or "\n..." in framed or "\n%" in framed:
         raise Unsupported("a directive, a document end, or content after ---")
