@@ -36,7 +36,95 @@ def _family(value: Any) -> Family:
     raise ValueError(f"{show(value)} is not IPv4 or IPv6")
 
 
+# Services and EndpointSlices are nearly all of a cluster's objects. Each has a fast reader for
+# the well-formed case (plain dict access, no field paths) that returns None at the first
+# surprise; the `Fields` reader then reads the object again and reports exactly what is wrong.
+# tests/model/test_kube_fast.py checks that both readers give the same record.
+
+
+class _Surprise(Exception):
+    """The object is not in the shape the fast reader takes; read it with `Fields`."""
+
+
+def _opt_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if value.__class__ is not list:
+        raise _Surprise
+    return value
+
+
+def _opt_dict(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if value.__class__ is not dict:
+        raise _Surprise
+    return value
+
+
 def parse_service(
+    obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
+) -> Service:
+    try:
+        return _service_fast(obj, namespace, name)
+    except (_Surprise, ValueError):
+        return _service_fields(obj, namespace, name, problems)
+
+
+def _service_fast(obj: dict[str, Any], namespace: str, name: str) -> Service:
+    spec = _opt_dict(obj.get("spec"))
+    svc_type = spec.get("type")
+    if svc_type is None:
+        svc_type = "ClusterIP"
+    elif svc_type not in _SERVICE_TYPES:
+        raise _Surprise
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip is None:
+        cluster_ip = ""
+    elif cluster_ip.__class__ is not str:
+        raise _Surprise
+    if cluster_ip == "None":
+        cluster_ips: tuple[Any, ...] = ()
+    elif spec.get("clusterIPs") is not None:
+        cluster_ips = tuple(map(parse_ip, _opt_list(spec["clusterIPs"])))
+    elif cluster_ip:
+        cluster_ips = (parse_ip(cluster_ip),)
+    else:
+        cluster_ips = ()
+    if not cluster_ip and cluster_ips:
+        cluster_ip = str(cluster_ips[0])
+    if spec.get("ipFamilies") is not None:
+        families = tuple(map(_family, _opt_list(spec["ipFamilies"])))
+    else:
+        families = tuple(dict.fromkeys(Family(ip.version) for ip in cluster_ips))
+    policy = spec.get("externalTrafficPolicy")
+    if policy is None:
+        policy = "Cluster" if svc_type in ("NodePort", "LoadBalancer") else ""
+    else:
+        policy = _traffic_policy(policy)
+    lb_ip = spec.get("loadBalancerIP")
+    ingress = []
+    for item in _opt_list(
+        _opt_dict(_opt_dict(obj.get("status")).get("loadBalancer")).get("ingress")
+    ):
+        ip = _opt_dict(item).get("ip")
+        if ip:
+            ingress.append(parse_ip(ip))
+    return Service(
+        namespace=namespace,
+        name=name,
+        type=svc_type,
+        cluster_ip=cluster_ip,
+        cluster_ips=cluster_ips,
+        ip_families=families,
+        external_ips=tuple(map(parse_ip, _opt_list(spec.get("externalIPs")))),
+        load_balancer_ip=parse_ip(lb_ip) if lb_ip else None,
+        ingress_ips=tuple(ingress),
+        external_traffic_policy=policy,
+    )
+
+
+def _service_fields(
     obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
 ) -> Service:
     top = Fields("Service", f"{namespace}/{name}", obj, "", problems)
@@ -94,6 +182,44 @@ def _traffic_policy(value: Any) -> str:
 
 
 def parse_endpoint_slice(
+    obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
+) -> EndpointSlice | None:
+    try:
+        return _slice_fast(obj, namespace, name)
+    except _Surprise:
+        return _slice_fields(obj, namespace, name, problems)
+
+
+def _slice_fast(obj: dict[str, Any], namespace: str, name: str) -> EndpointSlice | None:
+    labels = _opt_dict(_opt_dict(obj.get("metadata")).get("labels"))
+    for value in labels.values():
+        if value.__class__ is not str:
+            raise _Surprise  # label_map turns YAML booleans and numbers into strings
+    address_type = obj.get("addressType")
+    if address_type not in ("IPv4", "IPv6", "FQDN"):
+        raise _Surprise
+    endpoints = []
+    for ep in _opt_list(obj.get("endpoints")):
+        if ep.__class__ is not dict:
+            raise _Surprise
+        node = ep.get("nodeName")
+        if node is None:
+            node = ""
+        elif node.__class__ is not str:
+            raise _Surprise
+        ready = _opt_dict(ep.get("conditions")).get("ready")
+        if ready is None:
+            ready = True
+        elif ready.__class__ is not bool:
+            raise _Surprise
+        endpoints.append(Endpoint(node, ready))
+    service = labels.get(SERVICE_NAME_LABEL, "")
+    if not service:
+        return None
+    return EndpointSlice(namespace, name, service, address_type, tuple(endpoints))
+
+
+def _slice_fields(
     obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
 ) -> EndpointSlice | None:
     top = Fields("EndpointSlice", f"{namespace}/{name}", obj, "", problems)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from birdgen.model.selector import Selector
 from birdgen.model.values import Family, IPAddress, IPInterface, IPNetwork
@@ -189,8 +189,9 @@ class Service:
         return self.cluster_ip in ("", "None")
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
+    # A tuple rather than a frozen dataclass: a cluster has ~100,000 of them, and a tuple is
+    # built in half the time.
     node_name: str
     ready: bool
 

@@ -1,0 +1,176 @@
+"""The fast readers for Services and EndpointSlices against the `Fields` readers they shortcut.
+
+The property: whenever the fast reader returns a record, the `Fields` reader accepts the object
+without a problem and returns the very same record; otherwise the fast reader steps aside, so
+every error message is the `Fields` reader's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from birdgen.errors import Problem
+from birdgen.model import kube
+
+# Values that are right for some field, wrong for others, or wrong everywhere.
+ANY_VALUE = st.sampled_from(
+    [
+        None,
+        "",
+        "None",
+        "10.49.0.10",
+        " 10.49.0.11",
+        "010.49.0.1",
+        "fd00::a",
+        "not-an-ip",
+        "IPv4",
+        "IPv6",
+        "FQDN",
+        "Local",
+        "Cluster",
+        "Global",
+        "ClusterIP",
+        "LoadBalancer",
+        "NodePort",
+        "ExternalName",
+        "node-1",
+        True,
+        False,
+        0,
+        7,
+        [],
+        {},
+    ]
+)
+
+
+def maybe(key: str, values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """`{key: value}` or `{}` (the field absent)."""
+    return st.one_of(st.just({}), values.map(lambda v: {key: v}))
+
+
+def merged(*parts: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.tuples(*parts).map(lambda ds: {k: v for d in ds for k, v in d.items()})
+
+
+ips = st.one_of(ANY_VALUE, st.ip_addresses().map(str))
+ip_lists = st.one_of(ANY_VALUE, st.lists(ips, max_size=3))
+ingress_item = st.one_of(ANY_VALUE, merged(maybe("ip", ips), maybe("hostname", ANY_VALUE)))
+status = st.one_of(
+    ANY_VALUE,
+    merged(
+        maybe(
+            "loadBalancer",
+            st.one_of(
+                ANY_VALUE,
+                merged(maybe("ingress", st.one_of(ANY_VALUE, st.lists(ingress_item, max_size=3)))),
+            ),
+        )
+    ),
+)
+service_spec = st.one_of(
+    ANY_VALUE,
+    merged(
+        maybe("type", st.one_of(st.sampled_from(kube._SERVICE_TYPES), ANY_VALUE)),
+        maybe("clusterIP", ips),
+        maybe("clusterIPs", ip_lists),
+        maybe(
+            "ipFamilies",
+            st.one_of(
+                ANY_VALUE, st.lists(st.sampled_from(["IPv4", "IPv6"]) | ANY_VALUE, max_size=2)
+            ),
+        ),
+        maybe("externalTrafficPolicy", st.one_of(st.sampled_from(["Local", "Cluster"]), ANY_VALUE)),
+        maybe("externalIPs", ip_lists),
+        maybe("loadBalancerIP", ips),
+    ),
+)
+services = merged(maybe("spec", service_spec), maybe("status", status))
+
+labels = st.one_of(
+    ANY_VALUE,
+    st.dictionaries(
+        st.sampled_from([kube.SERVICE_NAME_LABEL, "app", "x"]),
+        st.one_of(st.sampled_from(["web", "nginx"]), ANY_VALUE),
+        max_size=3,
+    ),
+)
+endpoint = st.one_of(
+    ANY_VALUE,
+    merged(
+        maybe("nodeName", st.one_of(st.sampled_from(["node-1", "node-2"]), ANY_VALUE)),
+        maybe(
+            "conditions",
+            st.one_of(ANY_VALUE, merged(maybe("ready", st.one_of(st.booleans(), ANY_VALUE)))),
+        ),
+        maybe("addresses", st.just(["10.0.0.1"])),
+    ),
+)
+slices = merged(
+    maybe("metadata", st.one_of(ANY_VALUE, merged(maybe("labels", labels)))),
+    maybe("addressType", st.one_of(st.sampled_from(["IPv4", "IPv6", "FQDN"]), ANY_VALUE)),
+    maybe("endpoints", st.one_of(ANY_VALUE, st.lists(endpoint, max_size=3))),
+)
+
+
+@settings(max_examples=1000)
+@given(services)
+def test_service_fast_reader_agrees(obj: dict[str, Any]) -> None:
+    problems: list[Problem] = []
+    reference = kube._service_fields(obj, "default", "web", problems)
+    try:
+        fast = kube._service_fast(obj, "default", "web")
+    except (kube._Surprise, ValueError):
+        return
+    assert problems == []
+    assert fast == reference
+
+
+@settings(max_examples=1000)
+@given(slices)
+def test_slice_fast_reader_agrees(obj: dict[str, Any]) -> None:
+    problems: list[Problem] = []
+    reference = kube._slice_fields(obj, "default", "web-abc", problems)
+    try:
+        fast = kube._slice_fast(obj, "default", "web-abc")
+    except kube._Surprise:
+        return
+    assert problems == []
+    assert fast == reference
+
+
+def test_the_fast_readers_take_the_usual_shapes() -> None:
+    """Guards the property tests above from passing only because the fast path always steps aside."""
+    service = {
+        "spec": {
+            "type": "LoadBalancer",
+            "clusterIP": "10.49.0.10",
+            "clusterIPs": ["10.49.0.10", "fd00::a"],
+            "ipFamilies": ["IPv4", "IPv6"],
+            "externalTrafficPolicy": "Local",
+            "externalIPs": ["192.168.3.180"],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.168.4.1"}, {"hostname": "x"}]}},
+    }
+    fast = kube._service_fast(service, "default", "web")
+    assert fast == kube._service_fields(service, "default", "web", [])
+    assert [str(ip) for ip in fast.ingress_ips] == ["192.168.4.1"]
+    endpoint_slice = {
+        "metadata": {"labels": {kube.SERVICE_NAME_LABEL: "web"}},
+        "addressType": "IPv4",
+        "endpoints": [{"nodeName": "node-1", "conditions": {"ready": False}}, {"nodeName": "n2"}],
+    }
+    fast_slice = kube._slice_fast(endpoint_slice, "default", "web-abc")
+    assert fast_slice is not None and [e.ready for e in fast_slice.endpoints] == [False, True]
+    assert fast_slice == kube._slice_fields(endpoint_slice, "default", "web-abc", [])
+
+
+def test_a_bad_field_is_still_reported_by_name() -> None:
+    problems: list[Problem] = []
+    kube.parse_service({"spec": {"clusterIP": "10.49.0.300"}}, "default", "web", problems)
+    assert [str(p) for p in problems] == [
+        'Service/default/web: spec.clusterIP: "10.49.0.300" is not an IP address'
+    ]
