@@ -21,8 +21,8 @@ def explain(plan: NodePlan, prefix: str | None = None) -> str:
     ]
     if plan.rr_cluster_id:
         lines.append(f"  route reflector, cluster id {plan.rr_cluster_id}")
-    routes = [r for f in plan.families for r in f.routes if _match(r.prefix, query)]
-    withheld = [r for f in plan.families for r in f.withheld if _match(r.prefix, query)]
+    routes = [r for f in plan.families for r in f.routes if _match(r, query)]
+    withheld = [r for f in plan.families for r in f.withheld if _match(r, query)]
     lines += ["", "Advertised prefixes:"]
     lines += _route_lines(routes) or ["  (none)"]
     if withheld:
@@ -59,16 +59,19 @@ def _query(prefix: str) -> IPNetwork:
         raise ValueError(f"{prefix!r} is not an IP address or prefix") from None
 
 
-def _match(net: IPNetwork, query: IPNetwork | None) -> bool:
-    return query is None or (net.version == query.version and net.overlaps(query))
+def _match(route: Route, query: IPNetwork | None) -> bool:
+    if query is None:
+        return True
+    net = route.prefix
+    return net.version == query.version and net.overlaps(query)
 
 
 def _route_lines(routes: list[Route]) -> list[str]:
-    width = max((len(str(r.prefix)) for r in routes), default=0) + 2
+    width = max((len(r.text) for r in routes), default=0) + 2
     out = []
     for r in routes:
         first, *rest = r.reasons
-        out.append(f"  {r.prefix!s:<{width}}{first}")
+        out.append(f"  {r.text:<{width}}{first}")
         out += [f"  {'':<{width}}{reason}" for reason in rest]
     return out
 

@@ -47,9 +47,10 @@ def host_network(ip: IPAddress) -> IPNetwork:
 
 
 def host_text(ip: IPAddress) -> str:
-    """The text of `host_network(ip)`, without building the network."""
+    """The text of `host_network(ip)`, without building the network (a node may have 100,000)."""
     if ip.version == 4:
-        return "%d.%d.%d.%d/32" % tuple(ip.packed)  # noqa: UP031
+        i = int(ip)
+        return "%d.%d.%d.%d/32" % (i >> 24, i >> 16 & 255, i >> 8 & 255, i & 255)  # noqa: UP031
     return f"{ip}/128"
 
 

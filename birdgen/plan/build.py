@@ -156,15 +156,15 @@ def _export_ranges(
     return out
 
 
-def _calico_key(net: IPNetwork) -> bytes:
-    # Calico orders by the string "<address>-<prefixlen>", byte-wise.
-    return network_text(net).replace("/", "-").encode()
+def _calico_order(text: str) -> str:
+    # Calico orders by the string "<address>-<prefixlen>", byte-wise; prefix texts are ASCII, so
+    # comparing the strings compares their bytes.
+    return text.replace("/", "-")
 
 
 def _calico_sorted(nets: list[IPNetwork]) -> tuple[IPNetwork, ...]:
-    return tuple(sorted(set(nets), key=_calico_key))
+    return tuple(sorted(set(nets), key=lambda net: _calico_order(network_text(net))))
 
 
-def _routes(reasons: dict[IPNetwork, list[str]]) -> tuple[Route, ...]:
-    ordered = sorted(reasons.items(), key=lambda item: _calico_key(item[0]))
-    return tuple(Route(net, tuple(why)) for net, why in ordered)
+def _routes(reasons: dict[str, list[str]]) -> tuple[Route, ...]:
+    return tuple(Route(text, tuple(reasons[text])) for text in sorted(reasons, key=_calico_order))

@@ -17,7 +17,8 @@ from birdgen.model.values import (
     IPAddress,
     IPNetwork,
     family_of,
-    host_network,
+    host_text,
+    network_text,
     parse_cidr,
 )
 
@@ -26,27 +27,34 @@ EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 @dataclass
 class ServiceRoutes:
-    """The outcome for one family, built up while walking the ranges and Services."""
+    """The outcome for one family, built up while walking the ranges and Services.
 
-    reasons: dict[IPNetwork, list[str]] = field(default_factory=dict)
-    withheld: dict[IPNetwork, list[str]] = field(default_factory=dict)  # service IPs not advertised
+    Prefixes are keyed by their text (`10.49.62.131/32`): a node may originate 100,000, and a
+    string hashes in C where an `ipaddress` network hashes in Python.
+    """
+
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+    withheld: dict[str, list[str]] = field(default_factory=dict)  # service IPs not advertised
     export_ranges: list[IPNetwork] = field(default_factory=list)
     kernel_reject: list[IPNetwork] = field(default_factory=list)
 
-    def add(self, prefix: IPNetwork, reason: str) -> None:
+    def add(self, prefix: str, reason: str) -> None:
         _note(self.reasons, prefix, reason)
 
-    def withhold(self, prefix: IPNetwork, reason: str) -> None:
+    def withhold(self, prefix: str, reason: str) -> None:
         _note(self.withheld, prefix, reason)
 
 
-def _note(notes: dict[IPNetwork, list[str]], prefix: IPNetwork, reason: str) -> None:
-    # One lookup in the common case: hashing an ipaddress network is pure Python.
+def _note(notes: dict[str, list[str]], prefix: str, reason: str) -> None:
     known = notes.get(prefix)
     if known is None:
         notes[prefix] = [reason]
     elif reason not in known:
         known.append(reason)
+
+
+# A range as (version, first address, last address, text), for a containment test on ints.
+Bounds = tuple[int, int, int, str]
 
 
 @dataclass(frozen=True)
@@ -67,10 +75,23 @@ class Ranges:
         return frozenset(n.network_address for n in self.external if _single(n))
 
     @cached_property
-    def _texts(self) -> dict[tuple[str, IPNetwork], str]:
+    def bounds(self) -> dict[str, tuple[Bounds, ...]]:
+        """Each list of ranges as `Bounds`: asked once per Service address, where `ip in net`
+        would run `ipaddress`'s Python code each time."""
+        lists = {"cluster": self.cluster, "external": self.external, "lb": self.load_balancer}
+        return {
+            what: tuple(
+                (n.version, int(n.network_address), int(n.broadcast_address), network_text(n))
+                for n in nets
+            )
+            for what, nets in lists.items()
+        }
+
+    @cached_property
+    def _texts(self) -> dict[tuple[str, str], str]:
         return {}
 
-    def text(self, what: str, net: IPNetwork) -> str:
+    def text(self, what: str, net: str) -> str:
         """`what net`, formatted once per range rather than once per Service address."""
         key = (what, net)
         text = self._texts.get(key)
@@ -140,7 +161,7 @@ def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family
         if net not in routes.kernel_reject:
             routes.kernel_reject.append(net)
         if not excluded:
-            routes.add(net, reason)
+            routes.add(network_text(net), reason)
             if net not in routes.export_ranges:
                 routes.export_ranges.append(net)
     # birdgen keeps every configured service range out of the kernel, single addresses and
@@ -163,9 +184,9 @@ def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family
         for ip, category in _service_addresses(svc, ranges):
             routes = by_version[ip.version]
             if advertised:
-                routes.add(host_network(ip), f"{ref}: {verdict}; {category}")
+                routes.add(host_text(ip), f"{ref}: {verdict}; {category}")
             else:
-                routes.withhold(host_network(ip), f"{ref}: not advertised: {verdict}; {category}")
+                routes.withhold(host_text(ip), f"{ref}: not advertised: {verdict}; {category}")
     for routes in out.values():  # an address advertised for one Service is not withheld
         for prefix in list(routes.withheld):
             if prefix in routes.reasons:
@@ -230,7 +251,7 @@ def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, st
     out: list[tuple[IPAddress, str]] = []
     if ranges.cluster:
         for ip in svc.cluster_ips:
-            within = _within(ip, ranges.cluster)
+            within = _within(ip, ranges.bounds["cluster"])
             where = (
                 ranges.text(f"within {ranges.cluster_source}", within)
                 if within
@@ -238,11 +259,11 @@ def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, st
             )
             out.append((ip, where))
     for ip in svc.external_ips:
-        within = _within(ip, ranges.external)
+        within = _within(ip, ranges.bounds["external"])
         if within:
             out.append((ip, ranges.text("external IP within serviceExternalIPs", within)))
     for ip in svc.ingress_ips:
-        within = _within(ip, ranges.load_balancer)
+        within = _within(ip, ranges.bounds["lb"])
         if within:
             out.append(
                 (ip, ranges.text("load-balancer ingress IP within serviceLoadBalancerIPs", within))
@@ -250,5 +271,10 @@ def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, st
     return out
 
 
-def _within(ip: IPAddress, nets: Iterable[IPNetwork]) -> IPNetwork | None:
-    return next((n for n in nets if n.version == ip.version and ip in n), None)
+def _within(ip: IPAddress, bounds: tuple[Bounds, ...]) -> str | None:
+    """The text of the first range that holds `ip`, or None."""
+    version, value = ip.version, int(ip)
+    for net_version, first, last, text in bounds:
+        if net_version == version and first <= value <= last:
+            return text
+    return None

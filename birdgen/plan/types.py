@@ -7,19 +7,30 @@ recomputed later.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from birdgen.model.bgpfilter import Direction, FilterRule
 from birdgen.model.resources import Password, PrefixAdvertisement
 from birdgen.model.values import Family, IPAddress, IPNetwork
 
 
-@dataclass(frozen=True)
-class Route:
-    """A prefix this node originates (as a blackhole in the static protocol) and advertises."""
+class Route(NamedTuple):
+    """A prefix this node originates (as a blackhole in the static protocol) and advertises, or
+    a Service address it withholds, with why.
 
-    prefix: IPNetwork
+    The prefix is kept as its text, as `ipaddress` writes it (`10.49.62.131/32`): a node may
+    have 100,000 routes, and the text is all the config, Calico's ordering and `explain` need.
+    A tuple rather than a frozen dataclass for the same reason.
+    """
+
+    text: str
     reasons: tuple[str, ...]
+
+    @property
+    def prefix(self) -> IPNetwork:
+        return ipaddress.ip_network(self.text)
 
 
 @dataclass(frozen=True)
