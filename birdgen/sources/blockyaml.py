@@ -56,9 +56,15 @@ _NOTHING = object()  # marks "no value on this line" inside the tokenizer
 _NESTED = object()  # a token's value: "on the following lines, if any" (`key:`, `-`)
 _LITERAL_CLIP = object()  # `|`: a literal block scalar follows, ending with one newline
 _LITERAL_STRIP = object()  # `|-`: the same without the final newline
+_BLOCK_SCALARS = {"|": _LITERAL_CLIP, "|-": _LITERAL_STRIP}
 # Each cache is emptied when it reaches this size: unique lines (uids, IPs) would otherwise fill
 # it and crowd out the lines that repeat, which are back after one miss each.
 _MAX_CACHED = 50_000
+
+
+def _scoped(regexp: re.Pattern[str]) -> str:
+    """The pattern, with its verbose flag kept to itself, to join with others by `|`."""
+    return f"(?x:{regexp.pattern})" if regexp.flags & re.VERBOSE else f"(?:{regexp.pattern})"
 
 
 def _awkward(text: str) -> bool:
@@ -75,6 +81,18 @@ class BlockYaml:
         self._loader = loader
         self._resolvers = loader.yaml_implicit_resolvers
         self._constructor = yaml.SafeLoader("")  # only its construct_yaml_* methods are used
+        # One pattern matching whatever any resolver matches, each behind its first characters:
+        # most new scalars (names, uids, addresses) match none, and one test says so.
+        firsts: dict[str, list[str]] = {}
+        for first, resolvers in self._resolvers.items():
+            for _, regexp in resolvers if first else ():
+                firsts.setdefault(_scoped(regexp), []).append(first)
+        self._any_resolver = re.compile(
+            "|".join(
+                f"(?=[{re.escape(''.join(chars))}]){pattern}" for pattern, chars in firsts.items()
+            )
+            or "(?!)"
+        )
         self._scalars: dict[str, Any] = {}  # scalar text -> value
         self._lines: dict[str, tuple[_Token, ...]] = {}  # line -> its tokens
         # `  - key` -> (the tokens before the key's, the key's column, the key)
@@ -202,8 +220,12 @@ class BlockYaml:
                 if not tail:
                     value = _NESTED
                 elif (value := scalars_get(tail, _NOTHING)) is _NOTHING:
-                    value = self._value(tail)
+                    value = _BLOCK_SCALARS.get(tail) or self._new_scalar(tail)
                 toks = (*shape[0], (shape[1], False, shape[2], value))
+            elif not colon and (item := _plain_item(line)) is not None:
+                # `  - <unique>` (an address, say): a sequence item holding one scalar.
+                toks = ((item[0], True, None, self._value(item[1])),)
+                value = toks[0][3]
             else:
                 toks = self._line(line)
                 if not toks:
@@ -258,11 +280,7 @@ class BlockYaml:
     def _value(self, text: Any) -> Any:
         if text is _NOTHING:
             return _NESTED
-        if text == "|":
-            return _LITERAL_CLIP
-        if text == "|-":
-            return _LITERAL_STRIP
-        return self._scalar(text)
+        return _BLOCK_SCALARS.get(text) or self._scalar(text)
 
     def _split(self, text: str) -> tuple[Any, Any]:
         """(key, value text) of `key: value`, `key:` (value _NOTHING) or a bare scalar (key _NOTHING)."""
@@ -352,6 +370,8 @@ class BlockYaml:
         return out
 
     def _resolve(self, text: str) -> Any:
+        if not self._any_resolver.match(text):
+            return text
         for tag, regexp in self._resolvers.get(text[0], ()):
             if regexp.match(text):
                 if tag not in _SIMPLE_TAGS:
@@ -375,6 +395,14 @@ def split_documents(text: str) -> list[tuple[bool, list[str]]]:
         raise Unsupported("a directive, a document end, or content after ---")
     chunks = framed.split("\n---\n")
     return [(i > 0, chunk.split("\n")) for i, chunk in enumerate(chunks)]
+
+
+def _plain_item(line: str) -> tuple[int, str] | None:
+    """(column, scalar text) of a line `<spaces>- <scalar>`, or None for any other line."""
+    indent, dash, rest = line.partition("- ")
+    if not dash or indent.strip(" ") or not rest or rest[0] in " -?:'\"" or rest[-1] == ":":
+        return None
+    return len(indent), rest.rstrip(" ")
 
 
 def _block_scalar(lines: list[str], i: int, parent_col: int, clip: bool) -> tuple[str, int]:
