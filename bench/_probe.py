@@ -13,7 +13,9 @@ making it) or to keep the old way as a baseline in the same run (after):
   pyyaml  every YAML document read by PyYAML (libyaml's parser, birdgen's resolver table),
           as before the fast block-YAML reader (`birdgen.sources.blockyaml`);
   nogc    the cyclic garbage collector off for the run (`gc.disable()`; the one-shot CLI
-          already does this around load, model and plan).
+          already does this around load, model and plan);
+  serial  big YAML files read in one process, not as two halves side by side
+          (`birdgen.sources.halves`); implied by pyyaml, the way birdgen read YAML before.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def main() -> None:
                 return list(yaml.load_all(text, Loader=self.loader))
 
         files.BlockYaml = PyYamlOnly  # type: ignore[attr-defined,assignment,misc]
+    if "serial" in what_if or "pyyaml" in what_if:
+        files.halves.cpus = lambda: 1  # type: ignore[attr-defined]
 
     files.parse_text = timed("parse", files.parse_text)
     cli.files.load = timed("load", files.load)  # read + parse; "read" = load - parse

@@ -43,7 +43,9 @@ def load(paths: Sequence[str], kubeconfig: str | None, in_cluster: bool) -> list
         )
 
         objects += KubeSource(connect(kubeconfig), environment(None).secrets_namespace).list_all()
-    objects += files.load(paths)
+    # Big YAML files are read in two processes when there are two CPUs: forking is safe here
+    # because nothing has started a thread (`halves` checks that too).
+    objects += files.load(paths, parallel=True)
     return objects
 
 
