@@ -211,9 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
         "--what-if",
-        default="",
+        action="append",
+        default=[],
         metavar="LIST",
-        help="also run the probe with these what-ifs (pyyaml,nogc; see bench/_probe.py)",
+        help="also run the probe with these what-ifs applied together (pyyaml,nogc,serial; see"
+        " bench/_probe.py); repeat for separate runs; the /32 node runs the first",
     )
     ap.add_argument(
         "--data", type=Path, default=BENCH / "out", help="cache for generated data [bench/out]"
@@ -278,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     log("big cluster, YAML, probe done")
     what_ifs: dict[str, list[Run]] = {}
     if a.what_if:
-        for w in [a.what_if]:
+        for w in a.what_if:
             what_ifs[f"YAML, what-if {w}"] = render_runs(
                 big_yaml, a.node, out, a.yaml_reps, probe=True, what_if=w
             )
@@ -298,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     log("routes node done")
     routes_whatif: list[Run] = []
     if a.what_if:
-        routes_whatif = render_runs(routes_data, a.node, rout, R, probe=True, what_if=a.what_if)
+        routes_whatif = render_runs(routes_data, a.node, rout, R, probe=True, what_if=a.what_if[0])
 
     # Same bytes whatever the input format, the entry point or the what-if.
     if (
@@ -404,14 +406,19 @@ def report(a: Any, info: dict[str, str], base: dict[str, float], nodes_mb: float
           f"| {a.routes:,}-/32 node, {a.routes_format.upper()} | {rc['nodes']:,} | {rc['services']:,} | {rc['endpointslices']:,} | "
           f"{rc['endpoints']:,} | {sizes['routes']:.0f} MiB | {n_routes:,} |", ""]  # fmt: skip
     full_json, full_yaml = w(json_probe), w(yaml_probe)
+    render_t = stage_med(routes_probe, "render")
     L += ["### Targets", "",
           "| target | measured | ratio to target | verdict |", "|---|---|---|---|",
           f"| full render of node-0001, big cluster, JSON files, ≤ {TARGET_FULL_S:.0f} s | {s(full_json)} | "
           f"{full_json / TARGET_FULL_S:.2f}x | {verdict(full_json <= TARGET_FULL_S)} |",
           f"| full render of node-0001, big cluster, YAML files, ≤ {TARGET_FULL_S:.0f} s | {s(full_yaml)} | "
           f"{full_yaml / TARGET_FULL_S:.2f}x | {verdict(full_yaml <= TARGET_FULL_S)} |",
-          f"| {a.routes:,}-/32 node: `birdgen render` ≤ {TARGET_RATIO:.0f}x `bird -p` | {s(w(routes_probe))} vs {ms(bird_t)} | "
-          f"{w(routes_probe) / bird_t:.0f}x | {verdict(w(routes_probe) <= TARGET_RATIO * bird_t)} |", ""]  # fmt: skip
+          f"| {a.routes:,}-/32 node: rendering (the render step) ≤ {TARGET_RATIO:.0f}x `bird -p` | "
+          f"{ms(render_t)} vs {ms(bird_t)} | {render_t / bird_t / TARGET_RATIO:.2f}x | "
+          f"{verdict(render_t <= TARGET_RATIO * bird_t)} |",
+          f"| {a.routes:,}-/32 node, stricter reading: whole `birdgen render` ≤ {TARGET_RATIO:.0f}x `bird -p` | "
+          f"{s(w(routes_probe))} vs {ms(bird_t)} | {w(routes_probe) / bird_t / TARGET_RATIO:.0f}x | "
+          f"{verdict(w(routes_probe) <= TARGET_RATIO * bird_t)} |", ""]  # fmt: skip
     L += ["### Big cluster: `birdgen render -f DIR --node node-0001 -o OUT`", "",
           "| input | wall (median) | min-max | peak RSS (max) | runs |", "|---|---|---|---|---|",
           f"| JSON, probe | {s(full_json)} | {s(min(r.wall for r in json_probe))}-{s(max(r.wall for r in json_probe))} | "
@@ -441,12 +448,12 @@ def report(a: Any, info: dict[str, str], base: dict[str, float], nodes_mb: float
         (f"baseline: Python string join of the {a.routes:,} `route` lines", base["join"]),
     ]  # fmt: skip
     if routes_whatif:
-        rows.insert(1, (f"`birdgen render`, what-if {a.what_if}", w(routes_whatif)))
+        rows.insert(1, (f"`birdgen render`, what-if {a.what_if[0]}", w(routes_whatif)))
     L += [f"| {name} | {s(v) if v >= 1 else ms(v)} | {v / bird_t:.1f}x |" for name, v in rows]
     L += ["", f"Peak RSS of the render: {rss(routes_probe):.0f} MiB.", ""]
     L += breakdown(
         [(f"{a.routes:,}-/32 node, {a.routes_format.upper()}", routes_probe)]
-        + ([(f"what-if {a.what_if}", routes_whatif)] if routes_whatif else [])
+        + ([(f"what-if {a.what_if[0]}", routes_whatif)] if routes_whatif else [])
     )
     L += ["", "### Baselines (same run, fresh interpreters)", "", "| baseline | median | compare with |", "|---|---|---|",
           f"| `python -c pass` | {ms(base['python'])} | start-up in the breakdowns |",
