@@ -38,16 +38,9 @@ class Family(IntEnum):
         return str(self.value)
 
 
-def host_network(ip: IPAddress) -> IPNetwork:
-    """The /32 or /128 of one address. `ip_network(ip)` would format and re-parse the address,
-    which was most of the planning time on a node with 100,000 Service routes."""
-    if ip.version == 4:
-        return ipaddress.IPv4Network((int(ip), 32))
-    return ipaddress.IPv6Network((int(ip), 128))
-
-
 def host_text(ip: IPAddress) -> str:
-    """The text of `host_network(ip)`, without building the network (a node may have 100,000)."""
+    """The text of the /32 or /128 of one address, without building the network (a node may
+    have 100,000, and `ipaddress` formats and re-parses the address to build one)."""
     if ip.version == 4:
         i = int(ip)
         return "%d.%d.%d.%d/32" % (i >> 24, i >> 16 & 255, i >> 8 & 255, i & 255)  # noqa: UP031
