@@ -37,8 +37,9 @@ def _family(value: Any) -> Family:
 
 
 # Services and EndpointSlices are nearly all of a cluster's objects. Each has a fast reader for
-# the well-formed case (plain dict access, no field paths) that returns None at the first
-# surprise; the `Fields` reader then reads the object again and reports exactly what is wrong.
+# the well-formed case (plain dict access, no field paths) that raises `_Surprise` (or the value
+# parsers' ValueError) at the first surprise; the `Fields` reader then reads the object again
+# and reports exactly what is wrong.
 # tests/model/test_kube_fast.py checks that both readers give the same record.
 
 

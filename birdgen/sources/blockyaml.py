@@ -224,8 +224,8 @@ class BlockYaml:
                 toks = (*shape[0], (shape[1], False, shape[2], value))
             elif not colon and (item := _plain_item(line)) is not None:
                 # `  - <unique>` (an address, say): a sequence item holding one scalar.
-                toks = ((item[0], True, None, self._value(item[1])),)
-                value = toks[0][3]
+                value = self._value(item[1])
+                toks = ((item[0], True, None, value),)
             else:
                 toks = self._line(line)
                 if not toks:

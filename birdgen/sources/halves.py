@@ -2,8 +2,8 @@
 
 A cluster dump is tens of megabytes of documents that do not depend on each other, and reading
 YAML is pure Python: on a machine with two CPUs, two halves read side by side take about half
-the time. The child sends its documents back pickled (a fraction of the time it took to read
-them). Anything unusual (an error in either half, a child that dies) makes the caller read the
+the time. The child sends its documents back through a pipe with `marshal` (pickle when
+marshal cannot write them), a fraction of the time it took to read them. Anything unusual (an error in either half, a child that dies) makes the caller read the
 whole stream the ordinary way, so results and error messages are the same as reading it at once.
 
 Only `birdgen render` and `explain` ask for this, and it forks only while the process runs a
@@ -23,7 +23,9 @@ from typing import Any
 
 # Below this size a fork and a serialization round trip cost more than they save.
 MIN_SIZE = 4 << 20
-_PARENT_SHARE = 53  # percent of the text the parent reads (measured on a cluster dump)
+# Percent of the text the parent reads: a little more than half, because the child also has to
+# serialize its documents, which takes longer than the parent's loading them.
+_PARENT_SHARE = 53
 
 
 def cpus() -> int:
@@ -39,8 +41,6 @@ def split_stream(text: str) -> tuple[str, str] | None:
     safe place to split (no `---` line, or directives and `...` markers, which tie documents)."""
     if text.startswith(("%", "...")) or "\n%" in text or "\n..." in text:
         return None
-    # A little past the middle: the child also has to serialize its half, which takes longer
-    # than the parent's loading it.
     middle = len(text) * _PARENT_SHARE // 100
     at = text.find("\n---\n", middle)
     if at < 0:
