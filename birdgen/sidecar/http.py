@@ -2,7 +2,9 @@
 
 Place in the pipeline: beside it; it only reads state the loop and the reconciler keep.
 /healthz answers 200 while the loop is alive, /readyz 200 once BIRD runs a config birdgen
-rendered from a complete view (the first successful apply), /metrics the Prometheus text.
+rendered from a complete view (the first successful apply), /metrics the registry in the
+format the scraper's Accept header asks for (prometheus-client's negotiation: text 0.0.4 by
+default, OpenMetrics when asked).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 
 
 class _V6Server(ThreadingHTTPServer):
@@ -35,13 +38,18 @@ class OpsServer:
         *,
         healthy: Callable[[], bool],
         ready: Callable[[], bool],
-        metrics: Callable[[], str],
+        metrics: CollectorRegistry,
     ) -> None:
         host, port = parse_addr(addr)
-        routes: dict[str, Callable[[], tuple[int, str, str]]] = {
-            "/healthz": lambda: (200, "ok\n", "text/plain") if healthy() else (503, "loop stalled\n", "text/plain"),
-            "/readyz": lambda: (200, "ready\n", "text/plain") if ready() else (503, "not ready\n", "text/plain"),
-            "/metrics": lambda: (200, metrics(), CONTENT_TYPE_METRICS),
+
+        def scrape(accept: str) -> tuple[int, bytes, str]:
+            encode, ctype = choose_encoder(accept)
+            return 200, encode(metrics), ctype
+
+        routes: dict[str, Callable[[str], tuple[int, bytes, str]]] = {
+            "/healthz": lambda _: (200, b"ok\n", "text/plain") if healthy() else (503, b"loop stalled\n", "text/plain"),
+            "/readyz": lambda _: (200, b"ready\n", "text/plain") if ready() else (503, b"not ready\n", "text/plain"),
+            "/metrics": scrape,
         }  # fmt: skip
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,8 +58,8 @@ class OpsServer:
 
             def do_GET(self) -> None:
                 route = routes.get(self.path.split("?", 1)[0])
-                code, body, ctype = route() if route else (404, "not found\n", "text/plain")
-                data = body.encode()
+                accept = self.headers.get("Accept", "")
+                code, data, ctype = route(accept) if route else (404, b"not found\n", "text/plain")
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))

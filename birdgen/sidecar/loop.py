@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from birdgen.sidecar.debounce import Debouncer
 from birdgen.sidecar.files import FileWatcher
 from birdgen.sidecar.http import OpsServer
+from birdgen.sidecar.metrics import SourceCounts
 from birdgen.sidecar.reconcile import Reconciler
 from birdgen.sources import files
 
@@ -66,12 +67,12 @@ class Sidecar:
                 metrics_addr,
                 healthy=lambda: time.monotonic() - self.heartbeat < STALL,
                 ready=lambda: self.reconciler.ready,
-                metrics=self.metrics.registry.expose,
+                metrics=self.metrics.registry,
             )
             if metrics_addr
             else None
         )
-        self.metrics.registry.on_collect(self._collect_source_metrics)
+        self.metrics.read_sources(self._source_counts)
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -159,10 +160,7 @@ class Sidecar:
             return []
         return [name for name, inf in self.kube.informers.items() if not inf.synced()]
 
-    def _collect_source_metrics(self) -> None:
+    def _source_counts(self) -> SourceCounts | None:
         if self.kube is None:
-            return
-        for cause, n in self.kube.errors.items():
-            self.metrics.source_errors.set_total(n, cause=cause)
-        self.metrics.relists.set_total(self.kube.relists)
-        self.metrics.expirations.set_total(self.kube.expirations)
+            return None
+        return SourceCounts(self.kube.errors, self.kube.relists, self.kube.expirations)

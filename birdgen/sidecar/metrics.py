@@ -1,232 +1,168 @@
-"""sidecar: Prometheus metrics, as plain text exposition (format 0.0.4), no client library.
+"""sidecar: the Prometheus metrics `birdgen run` serves on /metrics, kept by prometheus-client.
 
-Place in the pipeline: beside it. The reconciler and the loop update these; `http` serves
-`Registry.expose()` on /metrics. Label values are bounded sets chosen by birdgen (causes,
-kinds), never object names, so the series count stays constant however big the cluster is.
+Place in the pipeline: beside it. The reconciler and the loop update these; `http` serves the
+registry on /metrics. Every `SidecarMetrics` has a registry of its own, not prometheus-client's
+process-wide default, so two sidecars in one process (the tests start many) never count into
+each other. Label values are bounded sets chosen by birdgen (results, causes, families, kinds),
+never object names, so the series count stays constant however big the cluster is.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
-import threading
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple
 
-Labels = tuple[tuple[str, str], ...]
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+# A `_created` twin beside every counter and histogram is series nobody alerts on; birdgen's
+# metrics have never had them. The switch is process-wide, and birdgen is the process.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
 
 # Change-to-accepted latency: the debounce alone is 0.1-1 s, so resolve that range finely.
 LATENCY_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0, 60.0)
 
+RESULTS = ("success", "failure")
+FAILURE_CAUSES = (
+    "invalid_input",
+    "source",
+    "rejected",
+    "bird_unreachable",
+    "reload",
+    "write",
+    "internal",
+)
+FAMILIES = ("ipv4", "ipv6")
+PREFIX_KINDS = ("range", "cluster_ip", "external_ip", "loadbalancer_ip", "other")
 
-def _fmt_labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _num(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
+Labels = tuple[tuple[str, str], ...]
 
 
-class _Metric:
-    kind = ""
+class SourceCounts(NamedTuple):
+    """Totals the Kubernetes informers keep themselves, read at each scrape."""
 
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name = name
-        self.help = help_text
-        self._lock = threading.Lock()
-
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
-    def lines(self) -> list[str]:
-        raise NotImplementedError
+    errors: Mapping[str, int]  # by cause, e.g. "http_503", "on_change"
+    relists: int
+    expirations: int
 
 
-class Counter(_Metric):
-    kind = "counter"
+class _ReadAtScrape:
+    """Values kept elsewhere (the reconciler's clock, the informers' counters), read when scraped.
 
-    def __init__(self, name: str, help_text: str, initial: Iterable[Labels] = ()) -> None:
-        super().__init__(name, help_text)
-        # Series listed up front are exposed at 0, so rate() works from the first failure on.
-        self._values: dict[Labels, float] = {labels: 0.0 for labels in initial}
+    prometheus-client's custom-collector form: nothing is copied in between scrapes, and a value
+    that does not exist yet (no apply so far, no cluster source) is a series left out.
+    """
 
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def set_total(self, value: float, **labels: str) -> None:
-        """Copy in a total counted elsewhere (the informers keep their own counters)."""
-        with self._lock:
-            self._values[tuple(sorted(labels.items()))] = value
-
-    def value(self, **labels: str) -> float:
-        with self._lock:
-            return self._values.get(tuple(sorted(labels.items())), 0.0)
-
-    def lines(self) -> list[str]:
-        with self._lock:
-            items = sorted(self._values.items())
-        return [f"{self.name}{_fmt_labels(k)} {_num(v)}" for k, v in items]
-
-
-class Gauge(_Metric):
-    """A set value per label set, or a function read at scrape time (`set_function`)."""
-
-    kind = "gauge"
-
-    def __init__(self, name: str, help_text: str) -> None:
-        super().__init__(name, help_text)
-        self._values: dict[Labels, float] = {}
-        self._function: Callable[[], float] | None = None
-
-    def set(self, value: float, **labels: str) -> None:
-        with self._lock:
-            self._values[tuple(sorted(labels.items()))] = value
-
-    def replace(self, values: dict[Labels, float]) -> None:
-        """Set every series at once; series not given disappear."""
-        with self._lock:
-            self._values = dict(values)
-
-    def set_function(self, function: Callable[[], float]) -> None:
-        self._function = function
-
-    def value(self, **labels: str) -> float:
-        if self._function is not None:
-            return self._function()
-        with self._lock:
-            return self._values.get(tuple(sorted(labels.items())), 0.0)
-
-    def lines(self) -> list[str]:
-        if self._function is not None:
-            value = self._function()
-            return [] if math.isnan(value) else [f"{self.name} {_num(value)}"]
-        with self._lock:
-            items = sorted(self._values.items())
-        return [f"{self.name}{_fmt_labels(k)} {_num(v)}" for k, v in items]
-
-
-class Histogram(_Metric):
-    kind = "histogram"
-
-    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...]) -> None:
-        super().__init__(name, help_text)
-        self.buckets = tuple(sorted(buckets))
-        self._counts = [0] * (len(self.buckets) + 1)  # the last is +Inf only
-        self._sum = 0.0
-        self._count = 0
-
-    def observe(self, value: float) -> None:
-        with self._lock:
-            self._counts[bisect.bisect_left(self.buckets, value)] += 1
-            self._sum += value
-            self._count += 1
-
-    @property
-    def count(self) -> int:
-        return self._count
-
-    def lines(self) -> list[str]:
-        with self._lock:
-            counts, total, count = list(self._counts), self._sum, self._count
-        out, cumulative = [], 0
-        for bound, n in zip((*self.buckets, math.inf), counts, strict=True):
-            cumulative += n
-            out.append(f'{self.name}_bucket{{le="{_num(bound)}"}} {cumulative}')
-        out += [f"{self.name}_sum {_num(total)}", f"{self.name}_count {count}"]
-        return out
-
-
-M = TypeVar("M", bound=_Metric)
-
-
-class Registry:
     def __init__(self) -> None:
-        self._metrics: list[_Metric] = []
-        self._collectors: list[Callable[[], None]] = []
+        self.since_success: Callable[[], float | None] = lambda: None
+        self.sources: Callable[[], SourceCounts | None] = lambda: None
 
-    def add(self, metric: M) -> M:
-        self._metrics.append(metric)
-        return metric
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
 
-    def on_collect(self, collector: Callable[[], None]) -> None:
-        """Run `collector` before each exposition, to copy in values kept elsewhere."""
-        self._collectors.append(collector)
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families(self.since_success(), self.sources())
 
-    def expose(self) -> str:
-        for collector in self._collectors:
-            collector()
-        lines: list[str] = []
-        for metric in self._metrics:
-            lines += metric.header() + metric.lines()
-        return "\n".join(lines) + "\n"
-
-
-FAILURE_CAUSES = ("invalid_input", "source", "rejected", "bird_unreachable", "reload", "write")
+    @staticmethod
+    def _families(age: float | None = None, counts: SourceCounts | None = None) -> Iterator[Metric]:
+        since = GaugeMetricFamily(
+            "birdgen_seconds_since_last_successful_apply",
+            "Seconds since BIRD was last known to run the current config (absent before).",
+        )
+        if age is not None:
+            since.add_metric([], age)
+        yield since
+        errors = CounterMetricFamily(
+            "birdgen_source_errors", "Kubernetes list/watch errors, by cause.", labels=["cause"]
+        )
+        relists = CounterMetricFamily(
+            "birdgen_source_relists", "Kubernetes relists after the first list."
+        )
+        expirations = CounterMetricFamily(
+            "birdgen_source_expirations", "Watches that ended with 410 Gone."
+        )
+        if counts is not None:
+            for cause, n in sorted(counts.errors.items()):
+                errors.add_metric([cause], n)
+            relists.add_metric([], counts.relists)
+            expirations.add_metric([], counts.expirations)
+        yield from (errors, relists, expirations)
 
 
 class SidecarMetrics:
-    """The metrics `birdgen run` exposes, in one registry."""
+    """The metrics `birdgen run` exposes, in one registry of their own."""
 
     def __init__(self) -> None:
-        r = self.registry = Registry()
-        self.renders = r.add(Counter("birdgen_renders_total", "Configs rendered."))
-        self.reloads = r.add(
-            Counter(
-                "birdgen_reloads_total",
-                "Reloads BIRD was asked for, by result.",
-                initial=[(("result", "success"),), (("result", "failure"),)],
-            )
+        r = self.registry = CollectorRegistry()
+        self.renders = Counter("birdgen_renders", "Configs rendered.", registry=r)
+        self.reloads = Counter(
+            "birdgen_reloads", "Reloads BIRD was asked for, by result.", ["result"], registry=r
         )
-        self.failures = r.add(
-            Counter(
-                "birdgen_failures_total",
-                "Failed reconcile attempts, by cause (BIRD keeps its last good config).",
-                initial=[(("cause", c),) for c in FAILURE_CAUSES],
-            )
+        self.failures = Counter(
+            "birdgen_failures",
+            "Failed reconcile attempts, by cause (BIRD keeps its last good config).",
+            ["cause"],
+            registry=r,
         )
-        self.unchanged = r.add(
-            Counter("birdgen_unchanged_total", "Renders whose text equalled the live config.")
+        self.unchanged = Counter(
+            "birdgen_unchanged", "Renders whose text equalled the live config.", registry=r
         )
-        self.advertised = r.add(
-            Gauge(
-                "birdgen_advertised_prefixes",
-                "Prefixes this node originates in its last good config, by family and kind.",
-            )
+        self.advertised = Gauge(
+            "birdgen_advertised_prefixes",
+            "Prefixes this node originates in its last good config, by family and kind.",
+            ["family", "kind"],
+            registry=r,
         )
-        self.since_success = r.add(
-            Gauge(
-                "birdgen_seconds_since_last_successful_apply",
-                "Seconds since BIRD was last known to run the current config (absent before).",
-            )
+        self.ready = Gauge("birdgen_ready", "1 after the first successful apply.", registry=r)
+        self.latency = Histogram(
+            "birdgen_change_to_reload_seconds",
+            "From the first cluster or file change of a batch to BIRD accepting the config.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
-        self.ready = r.add(Gauge("birdgen_ready", "1 after the first successful apply."))
-        self.latency = r.add(
-            Histogram(
-                "birdgen_change_to_reload_seconds",
-                "From the first cluster or file change of a batch to BIRD accepting the config.",
-                LATENCY_BUCKETS,
-            )
-        )
-        self.source_errors = r.add(
-            Counter("birdgen_source_errors_total", "Kubernetes list/watch errors, by cause.")
-        )
-        self.relists = r.add(
-            Counter("birdgen_source_relists_total", "Kubernetes relists after the first list.")
-        )
-        self.expirations = r.add(
-            Counter("birdgen_source_expirations_total", "Watches that ended with 410 Gone.")
-        )
+        self._scrape = _ReadAtScrape()
+        r.register(self._scrape)
+        # Every series of a bounded label set exists from the start, at 0, so rate() and
+        # alerts work from the first failure on.
+        for result in RESULTS:
+            self.reloads.labels(result=result)
+        for cause in FAILURE_CAUSES:
+            self.failures.labels(cause=cause)
+        for family in FAMILIES:
+            for kind in PREFIX_KINDS:
+                self.advertised.labels(family=family, kind=kind)
+
+    # ---- what the reconciler and the loop call ---------------------------------------------
+
+    def set_advertised(self, counts: Mapping[Labels, float]) -> None:
+        """The prefixes of the config BIRD now runs; a kind not in `counts` has none."""
+        for family in FAMILIES:
+            for kind in PREFIX_KINDS:
+                key = (("family", family), ("kind", kind))
+                self.advertised.labels(family=family, kind=kind).set(counts.get(key, 0))
+
+    def read_since_success(self, read: Callable[[], float | None]) -> None:
+        """Scrapes ask `read` for the seconds since the last success (None: none yet)."""
+        self._scrape.since_success = read
+
+    def read_sources(self, read: Callable[[], SourceCounts | None]) -> None:
+        """Scrapes ask `read` for the informers' totals (None: no cluster source)."""
+        self._scrape.sources = read
+
+    # ---- what operators and tests read ------------------------------------------------------
+
+    def value(self, name: str, **labels: str) -> float:
+        """One sample's value by its exposed name (`birdgen_reloads_total`); 0 when absent."""
+        found = self.registry.get_sample_value(name, labels)
+        return 0.0 if found is None else found
+
+    def expose(self) -> str:
+        """The text exposition format 0.0.4, as a scrape without an Accept header gets it."""
+        return generate_latest(self.registry).decode()

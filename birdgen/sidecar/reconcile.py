@@ -15,7 +15,6 @@ keeps its running config when `configure` fails.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,7 +126,7 @@ class Reconciler:
         self.reload_pending = False  # the live file was replaced but BIRD has not loaded it
         self._last_failure: tuple[str, str] | None = None
         self._notices: frozenset[str] = frozenset()
-        self.metrics.since_success.set_function(self._since_success)
+        self.metrics.read_since_success(self._since_success)
 
     # ---- what the loop asks ----------------------------------------------------------------
 
@@ -163,9 +162,9 @@ class Reconciler:
             try:
                 summary = self.reloader.reload(self.output)
             except Exception:
-                self.metrics.reloads.inc(result="failure")
+                self.metrics.reloads.labels(result="failure").inc()
                 raise
-            self.metrics.reloads.inc(result="success")
+            self.metrics.reloads.labels(result="success").inc()
             self.reload_pending = False
             return self._succeeded(rendered, Outcome("applied", summary=summary), accepted=True)
         except Exception as exc:  # the sidecar outlives every failure; it is counted and retried
@@ -184,7 +183,7 @@ class Reconciler:
         self.next_retry = None
         self.backoff.reset()
         self.metrics.ready.set(1)
-        self.metrics.advertised.replace(advertised_counts(rendered.plan))
+        self.metrics.set_advertised(advertised_counts(rendered.plan))
         if self._last_failure is not None:
             log.info(
                 "recovered: BIRD runs the current config",
@@ -204,7 +203,7 @@ class Reconciler:
         message = _one_line(str(exc)) or type(exc).__name__
         delay = self.backoff.next()
         self.next_retry = self.clock() + delay
-        self.metrics.failures.inc(cause=cause)
+        self.metrics.failures.labels(cause=cause).inc()
         key = (cause, message)
         if key != self._last_failure:
             # Logged once per distinct failure; the retries that follow are only counted.
@@ -226,5 +225,5 @@ class Reconciler:
             log.warning("%s", notice, extra={"event": "notice"})
         self._notices = notices
 
-    def _since_success(self) -> float:
-        return math.nan if self.last_success is None else self.clock() - self.last_success
+    def _since_success(self) -> float | None:
+        return None if self.last_success is None else self.clock() - self.last_success

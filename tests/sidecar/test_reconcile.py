@@ -105,7 +105,7 @@ def test_apply_checks_the_candidate_then_renames_then_reloads(setup: Any) -> Non
     assert [c[0] for c in bird.calls] == ["check", "reload"]
     assert bird.calls[0][1] == bird.calls[1][1] == live.read_text()
     assert rec.ready and not list(live.parent.glob(".bird.conf.*")), "no staged file left"
-    assert rec.metrics.reloads.value(result="success") == 1
+    assert rec.metrics.value("birdgen_reloads_total", result="success") == 1
 
 
 def test_unchanged_text_does_not_call_bird(setup: Any) -> None:
@@ -114,7 +114,10 @@ def test_unchanged_text_does_not_call_bird(setup: Any) -> None:
     bird.calls.clear()
     assert rec.step(cluster).status == "unchanged"
     assert bird.calls == []
-    assert rec.metrics.unchanged.value() == 1 and rec.metrics.renders.value() == 2
+    assert (
+        rec.metrics.value("birdgen_unchanged_total") == 1
+        and rec.metrics.value("birdgen_renders_total") == 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -133,7 +136,7 @@ def test_a_failed_check_leaves_the_live_file_alone(
     assert (out.status, out.cause) == ("failed", cause)
     assert live.read_text() == "# booted\n" and [c[0] for c in bird.calls] == ["check"]
     assert not list(live.parent.glob(".bird.conf.*"))
-    assert rec.metrics.failures.value(cause=cause) == 1 and not rec.ready
+    assert rec.metrics.value("birdgen_failures_total", cause=cause) == 1 and not rec.ready
 
 
 def test_a_failed_reload_is_retried_without_a_new_change(setup: Any) -> None:
@@ -150,7 +153,7 @@ def test_a_failed_reload_is_retried_without_a_new_change(setup: Any) -> None:
     # The file already holds the text, yet BIRD has not loaded it: reload, no second check.
     assert out.status == "applied" and [c[0] for c in bird.calls] == ["reload"]
     assert not rec.reload_pending and rec.next_retry is None
-    assert rec.metrics.reloads.value(result="failure") == 1
+    assert rec.metrics.value("birdgen_reloads_total", result="failure") == 1
 
 
 def test_source_and_input_errors_are_counted_by_cause(setup: Any) -> None:
@@ -195,14 +198,16 @@ def test_latency_is_observed_from_the_first_change_to_acceptance(setup: Any) -> 
     rec, _bird, clock, _live = setup
     rec.note_change(0.0)
     rec.step(cluster)
-    assert rec.metrics.latency.count == 0, "the initial sync is not a change"
+    assert rec.metrics.value("birdgen_change_to_reload_seconds_count") == 0, (
+        "the initial sync is not a change"
+    )
     clock.now = 10.0
     rec.note_change(10.0)
     rec.note_change(10.5)  # a later batch does not move the start
     clock.now = 10.25
     rec.step(lambda: cluster(NEW_SERVICE))
-    assert rec.metrics.latency.count == 1
-    text = rec.metrics.registry.expose()
+    assert rec.metrics.value("birdgen_change_to_reload_seconds_count") == 1
+    text = rec.metrics.expose()
     assert 'birdgen_change_to_reload_seconds_bucket{le="0.2"} 0' in text
     assert 'birdgen_change_to_reload_seconds_bucket{le="0.3"} 1' in text
     assert 'birdgen_advertised_prefixes{family="ipv4",kind="range"} 2' in text
@@ -230,4 +235,4 @@ def test_a_failure_is_logged_once_and_no_secret_reaches_the_log(setup: Any) -> N
     errors = [line for line in output.splitlines() if '"level": "error"' in line]
     assert len(errors) == 2, errors  # one per distinct failure, not one per retry
     assert '"cause": "rejected"' in errors[0] and '"cause": "invalid_input"' in errors[1]
-    assert rec.metrics.failures.value(cause="rejected") == 3
+    assert rec.metrics.value("birdgen_failures_total", cause="rejected") == 3

@@ -120,8 +120,10 @@ def test_routes_follow_services_and_endpoint_slices(
     code, text = scrape(running, "/metrics")
     assert code == 200
     m = running.metrics
-    assert m.reloads.value(result="success") >= 5 and m.reloads.value(result="failure") == 0
-    assert m.latency.count >= 4  # every applied change after the initial sync
+    assert m.value("birdgen_reloads_total", result="success") >= 5
+    assert m.value("birdgen_reloads_total", result="failure") == 0
+    # Every applied change after the initial sync is timed.
+    assert m.value("birdgen_change_to_reload_seconds_count") >= 4
     assert 'birdgen_advertised_prefixes{family="ipv4",kind="cluster_ip"} 1' in text
     assert 'birdgen_advertised_prefixes{family="ipv4",kind="range"} 1' in text
     assert "birdgen_change_to_reload_seconds_bucket" in text
@@ -140,7 +142,7 @@ def test_nothing_is_written_before_every_initial_list(
     wait_for(lambda: running.sidecar.kube is not None and running.sidecar.kube.informers[SLICES].errors["http_503"] >= 3)  # fmt: skip
     assert bird.conf.read_text() == before and not running.sidecar.reconciler.ready
     wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="routes after the list succeeded")
-    assert running.metrics.renders.value() >= 1
+    assert running.metrics.value("birdgen_renders_total") >= 1
 
 
 def test_watch_drops_relists_and_restarts_withdraw_nothing(
@@ -151,7 +153,7 @@ def test_watch_drops_relists_and_restarts_withdraw_nothing(
     wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
     # BIRD shows the routes before the sidecar has counted its reload; ready comes after that.
     wait_for(lambda: running.sidecar.reconciler.ready, what="the first reconcile counted")
-    reloads = running.metrics.reloads.value(result="success")
+    reloads = running.metrics.value("birdgen_reloads_total", result="success")
     with routes_never_lose(bird, {RANGE, WEB}):
         assert api.drop_watches() > 0
         wait_for(lambda: api.open_watches() >= 10, what="watches resumed")
@@ -169,9 +171,9 @@ def test_watch_drops_relists_and_restarts_withdraw_nothing(
         running.stop()
         again = start_sidecar()
         wait_for(lambda: again.sidecar.reconciler.ready, what="the restarted sidecar ready")
-        assert again.metrics.unchanged.value() >= 1
-    assert running.metrics.reloads.value(result="success") == reloads
-    assert again.metrics.reloads.value(result="success") == 0
+        assert again.metrics.value("birdgen_unchanged_total") >= 1
+    assert running.metrics.value("birdgen_reloads_total", result="success") == reloads
+    assert again.metrics.value("birdgen_reloads_total", result="success") == 0
     # And the restarted sidecar still follows changes.
     api.delete("Service", "web", "default")
     wait_for(lambda: WEB not in bird.routes(), what="withdrawal after the restart")
@@ -192,7 +194,7 @@ def test_invalid_bgppeer_keeps_bird_on_its_config_and_is_reported(
     api.create(service("api", "10.49.0.11"))
     api.create(endpoint_slice("api", [NODE]))
     m = running.metrics
-    wait_for(lambda: m.failures.value(cause="invalid_input") >= 3, what="failures counted and retried")  # fmt: skip
+    wait_for(lambda: m.value("birdgen_failures_total", cause="invalid_input") >= 3, what="failures counted and retried")  # fmt: skip
     assert bird.conf.read_text() == conf
     assert "10.49.0.11/32" not in bird.routes() and {RANGE, WEB} <= bird.routes()
     errors = [r for r in records if r.levelno >= logging.ERROR]
@@ -207,7 +209,7 @@ def test_invalid_bgppeer_keeps_bird_on_its_config_and_is_reported(
 
 
 def scrape_text(running: Running) -> str:
-    return running.metrics.registry.expose()
+    return running.metrics.expose()
 
 
 def test_bird_down_then_back(
@@ -220,13 +222,13 @@ def test_bird_down_then_back(
     bird.stop()
     api.create(service("api", "10.49.0.11"))
     api.create(endpoint_slice("api", [NODE]))
-    wait_for(lambda: m.failures.value(cause="bird_unreachable") >= 3, what="retries while BIRD is down")  # fmt: skip
+    wait_for(lambda: m.value("birdgen_failures_total", cause="bird_unreachable") >= 3, what="retries while BIRD is down")  # fmt: skip
     # `bird -p` passed, so the checked file is already live; BIRD just could not be told.
     assert running.sidecar.reconciler.reload_pending
     bird.start()
     wait_for(lambda: not running.sidecar.reconciler.reload_pending, what="the retry succeeding")
     assert "10.49.0.11/32" in bird.routes()
-    assert m.reloads.value(result="success") >= 2
+    assert m.value("birdgen_reloads_total", result="success") >= 2
 
 
 def test_a_burst_of_1000_endpoint_changes_causes_few_reloads(
@@ -237,7 +239,7 @@ def test_a_burst_of_1000_endpoint_changes_causes_few_reloads(
     wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
     wait_for(lambda: running.sidecar.reconciler.ready, what="the first reconcile counted")
     m = running.metrics
-    before = m.reloads.value(result="success")
+    before = m.value("birdgen_reloads_total", result="success")
     began = time.monotonic()
     for i in range(1000):
         # Each change alters the config: the endpoint of a Local Service flips between nodes.
@@ -252,6 +254,6 @@ def test_a_burst_of_1000_endpoint_changes_causes_few_reloads(
     wait_for(lambda: any(len(s.get("endpoints", [])) == 2 for s in kube.informers[SLICES].objects()), what="the last event seen")  # fmt: skip
     wait_for(lambda: running.sidecar.reconciler.pending_since is None and running.sidecar.debouncer.deadline() is None, what="the burst applied")  # fmt: skip
     assert WEB not in bird.routes() and RANGE in bird.routes()
-    reloads = m.reloads.value(result="success") - before
+    reloads = m.value("birdgen_reloads_total", result="success") - before
     # At most one reload per max-delay window, plus the one after the burst.
     assert 1 <= reloads <= burst / 1.0 + 2, (reloads, burst)
