@@ -16,7 +16,7 @@ from birdgen.model.parse import parse_cluster
 from birdgen.model.resources import Environment
 from birdgen.plan import NodePlan, build_plan
 from birdgen.render import render
-from birdgen.write.atomic import commit, stage, unchanged
+from birdgen.write.atomic import commit, destination, remove_stale, staged, unchanged
 
 
 @dataclass(frozen=True)
@@ -46,19 +46,19 @@ def apply(
     check: Callable[[Path], None] | None = None,
     reload: Callable[[Path], str] | None = None,
 ) -> Applied:
-    """Stage `text` beside `path`, have it checked, rename it into place, then reload.
+    """Stage `text` beside `path` (or beside the file a symlink `path` leads to), have it
+    checked, rename it into place, then reload.
 
     Nothing happens when `path` already holds `text`. When the check fails (it raises), the
     staged file is removed and `path` keeps its previous content.
     """
-    if unchanged(path, text):
+    target = destination(path)  # a symlink stays; the file it leads to is replaced
+    remove_stale(target)  # what runs killed before their rename left behind
+    if unchanged(target, text):
         return Applied(changed=False)
-    staged = stage(path, text)
-    try:
+    with staged(target, text) as candidate:
         if check is not None:
-            check(staged)
-        commit(staged, path)
-    finally:
-        staged.unlink(missing_ok=True)
+            check(candidate)
+        commit(candidate, target)
     summary = reload(path) if reload is not None else ""
     return Applied(changed=True, reload_summary=summary)
