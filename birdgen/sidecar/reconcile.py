@@ -6,7 +6,8 @@ file, has `pipeline.apply` stage it beside the live file, have BIRD check it and
 place; then it asks BIRD to load it (`Reloader.reload`) and reads the verdict.
 
 It owns the state that outlives a step: whether the live file still waits for BIRD to load it
-(a reload that failed after the rename), the failure streak and its backoff, and the
+(a reload that failed after the rename, or a start: the process before may have died between
+its rename and `configure`), the failure streak and its backoff, and the
 bookkeeping an operator sees (metrics, one log line per distinct failure). Every failure
 leaves BIRD on its last good config: nothing is renamed unless the check passed, and BIRD
 keeps its running config when `configure` fails.
@@ -29,7 +30,6 @@ from birdgen.plan import NodePlan
 from birdgen.reload import Reloader
 from birdgen.reload.control import DaemonUnreachable
 from birdgen.sidecar.metrics import SidecarMetrics
-from birdgen.write.atomic import unchanged
 
 log = logging.getLogger("birdgen.sidecar")
 
@@ -123,7 +123,11 @@ class Reconciler:
         self.pending_since: float | None = None  # the first change not yet in BIRD
         self.last_success: float | None = None
         self.successes = 0
-        self.reload_pending = False  # the live file was replaced but BIRD has not loaded it
+        # BIRD may not run what the live file holds: true after a rename whose reload failed,
+        # and at start, since a sidecar killed between its rename and `configure` left exactly
+        # that behind, with a file equal to what it renders. So the first step reloads even an
+        # unchanged file; `configure` of an unchanged file restarts no session and sends nothing.
+        self.reload_pending = True
         self._last_failure: tuple[str, str] | None = None
         self._notices: frozenset[str] = frozenset()
         self.metrics.read_since_success(self._since_success)
@@ -150,15 +154,16 @@ class Reconciler:
             rendered = render_objects(load(), self.env)
             self.metrics.renders.inc()
             self._log_notices(rendered)
-            if unchanged(self.output, rendered.text) and not self.reload_pending:
-                # BIRD already runs this file: `configure` would send nothing, skip it.
+            # Stage beside the live file, have BIRD check it, rename it into place (unless the
+            # file holds the text already). The reload is ours, not apply's, so that a reload
+            # that fails after the rename is retried even though the file then holds the text.
+            if apply(rendered.text, self.output, check=self.reloader.check).changed:
+                self.reload_pending = True
+            else:
                 self.metrics.unchanged.inc()
-                return self._succeeded(rendered, Outcome("unchanged"), accepted=False)
-            # Stage beside the live file, have BIRD check it, rename it into place. The reload
-            # is ours, not apply's, so that a reload that fails after the rename is retried
-            # even though the file then already holds the text.
-            apply(rendered.text, self.output, check=self.reloader.check)
-            self.reload_pending = True
+                if not self.reload_pending:
+                    # BIRD already runs this file: `configure` would send nothing, skip it.
+                    return self._succeeded(rendered, Outcome("unchanged"), accepted=False)
             try:
                 summary = self.reloader.reload(self.output)
             except Exception:

@@ -120,6 +120,35 @@ def test_unchanged_text_does_not_call_bird(setup: Any) -> None:
     )
 
 
+def test_a_fresh_start_reloads_a_file_that_is_already_right_once(setup: Any) -> None:
+    # The process before was killed between its rename and `configure`: the file holds what
+    # this one renders, and BIRD may still run the one before. Reload once, then skip.
+    rec, bird, _clock, live = setup
+    rec.step(cluster)  # the predecessor: renamed the file into place (its reload is moot)
+    env = Environment.from_mapping("node-1", {}, "node-1")
+    restarted = Reconciler(live, env, bird, clock=Clock())
+    bird.calls.clear()
+    out = restarted.step(cluster)
+    assert out.status == "applied" and bird.calls == [("reload", live.read_text())]
+    assert restarted.metrics.value("birdgen_reloads_total", result="success") == 1
+    assert restarted.ready
+    bird.calls.clear()
+    assert restarted.step(cluster).status == "unchanged" and bird.calls == []
+
+
+def test_a_fresh_start_whose_reload_fails_is_not_ready_and_retries(setup: Any) -> None:
+    rec, bird, clock, live = setup
+    rec.step(cluster)
+    restarted = Reconciler(
+        live, Environment.from_mapping("node-1", {}, "node-1"), bird, clock=clock
+    )
+    bird.reload_error = DaemonUnreachable("no BIRD at /run/bird/bird.ctl")
+    assert restarted.step(cluster).status == "failed" and not restarted.ready
+    bird.reload_error = None
+    clock.now += 60
+    assert restarted.retry_due() and restarted.step(cluster).status == "applied"
+
+
 @pytest.mark.parametrize(
     ("error", "cause"),
     [
