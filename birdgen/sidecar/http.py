@@ -2,9 +2,9 @@
 
 Place in the pipeline: beside it; it only reads state the loop and the reconciler keep.
 /healthz answers 200 while the loop is alive, /readyz 200 once BIRD runs a config birdgen
-rendered from a complete view (the first successful apply), /metrics the registry in the
-format the scraper's Accept header asks for (prometheus-client's negotiation: text 0.0.4 by
-default, OpenMetrics when asked).
+rendered from a complete view (the first successful apply), its body listing the objects held
+back from the config (one per line), /metrics the registry in the format the scraper's Accept
+header asks for (prometheus-client's negotiation: text 0.0.4 by default, OpenMetrics when asked).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class OpsServer:
         healthy: Callable[[], bool],
         ready: Callable[[], bool],
         metrics: CollectorRegistry,
+        ready_detail: Callable[[], str] = str,
     ) -> None:
         host, port = parse_addr(addr)
 
@@ -48,7 +49,7 @@ class OpsServer:
 
         routes: dict[str, Callable[[str], tuple[int, bytes, str]]] = {
             "/healthz": lambda _: (200, b"ok\n", "text/plain") if healthy() else (503, b"loop stalled\n", "text/plain"),
-            "/readyz": lambda _: (200, b"ready\n", "text/plain") if ready() else (503, b"not ready\n", "text/plain"),
+            "/readyz": lambda _: (200, ("ready\n" + ready_detail()).encode(), "text/plain") if ready() else (503, b"not ready\n", "text/plain"),
             "/metrics": scrape,
         }  # fmt: skip
 

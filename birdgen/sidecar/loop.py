@@ -67,6 +67,7 @@ class Sidecar:
                 metrics_addr,
                 healthy=lambda: time.monotonic() - self.heartbeat < STALL,
                 ready=lambda: self.reconciler.ready,
+                ready_detail=self.reconciler.held_text,
                 metrics=self.metrics.registry,
             )
             if metrics_addr

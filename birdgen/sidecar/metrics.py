@@ -121,6 +121,13 @@ class SidecarMetrics:
             registry=r,
         )
         self.ready = Gauge("birdgen_ready", "1 after the first successful apply.", registry=r)
+        self.held = Gauge(
+            "birdgen_held_objects",
+            "Objects whose current version is not in the config (invalid: held at their last "
+            "valid version, or left out), by kind.",
+            ["kind"],
+            registry=r,
+        )
         self.latency = Histogram(
             "birdgen_change_to_reload_seconds",
             "From the first cluster or file change of a batch to BIRD accepting the config.",

@@ -1,7 +1,10 @@
 """sidecar: one reconcile step (debounce -> **reconcile** -> render_objects -> apply -> reload).
 
 `Reconciler.step(load)` reads a snapshot of the sources, renders it with the same
-`pipeline.render_objects` the one-shot `render` uses, and, when the text differs from the live
+`pipeline.render_objects` the one-shot `render` uses (through `holding.LastValid`, so that an
+invalid object is held at its last valid version or left out instead of stopping every
+update; each held object is logged once, counted in `birdgen_held_objects` and listed in the
+/readyz body), and, when the text differs from the live
 file, has `pipeline.apply` stage it beside the live file, have BIRD check it and rename it into
 place; then it asks BIRD to load it (`Reloader.reload`) and reads the verdict.
 
@@ -15,6 +18,7 @@ keeps its running config when `configure` fails.
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 from collections.abc import Callable
@@ -23,12 +27,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from birdgen.backoff import Backoff
-from birdgen.errors import ConfigRejected, InvalidInput, ReloadFailed, SourceError
+from birdgen.errors import ConfigRejected, InvalidInput, Problem, ReloadFailed, SourceError
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, render_objects
 from birdgen.plan import NodePlan
 from birdgen.reload import Reloader
 from birdgen.reload.control import DaemonUnreachable
+from birdgen.sidecar.holding import Held, LastValid, Resolution, bird_problems
 from birdgen.sidecar.metrics import SidecarMetrics
 
 log = logging.getLogger("birdgen.sidecar")
@@ -129,6 +134,9 @@ class Reconciler:
         # unchanged file; `configure` of an unchanged file restarts no session and sends nothing.
         self.reload_pending = True
         self._last_failure: tuple[str, str] | None = None
+        self.holder = LastValid()
+        self.held: tuple[Held, ...] = ()  # objects held back from the last config applied
+        self._held_kinds: set[str] = set()
         self._notices: frozenset[str] = frozenset()
         self.metrics.read_since_success(self._since_success)
 
@@ -149,15 +157,15 @@ class Reconciler:
     # ---- one step --------------------------------------------------------------------------
 
     def step(self, load: Callable[[], list[dict[str, Any]]]) -> Outcome:
-        """Load, render, and (if the text changed) check, rename and reload. Never raises."""
+        """Load, render (holding back invalid objects), and (if the text changed) check,
+        rename and reload. Never raises."""
         try:
-            rendered = render_objects(load(), self.env)
+            resolution, changed = self._write(load())
+            rendered: Rendered = resolution.result
             self.metrics.renders.inc()
             self._log_notices(rendered)
-            # Stage beside the live file, have BIRD check it, rename it into place (unless the
-            # file holds the text already). The reload is ours, not apply's, so that a reload
-            # that fails after the rename is retried even though the file then holds the text.
-            if apply(rendered.text, self.output, check=self.reloader.check).changed:
+            self._report_held(resolution.held)
+            if changed:
                 self.reload_pending = True
             else:
                 self.metrics.unchanged.inc()
@@ -174,6 +182,62 @@ class Reconciler:
             return self._succeeded(rendered, Outcome("applied", summary=summary), accepted=True)
         except Exception as exc:  # the sidecar outlives every failure; it is counted and retried
             return self._failed(exc)
+
+    def held_text(self) -> str:
+        """The objects held back from the config, one line each (the /readyz body)."""
+        return "".join(f"{h}\n" for h in self.held)
+
+    # ---- one step's parts ------------------------------------------------------------------
+
+    def _write(self, objects: list[dict[str, Any]]) -> tuple[Resolution, bool]:
+        """Render every object that can be (see `LastValid`), stage the text beside the live
+        file, have BIRD check it and rename it into place (unless the file holds it already).
+
+        A refusal by BIRD that can be traced to a Service's route or a BGPPeer's session holds
+        that object back too, and the rest is tried again; any other refusal is raised.
+        """
+        blamed: list[Problem] = []
+        while True:  # each round blames one more object, and an object is blamed at most twice
+            resolution = self.holder.resolve(objects, self._render, blamed)
+            rendered: Rendered = resolution.result
+            try:
+                applied = apply(rendered.text, self.output, check=self.reloader.check)
+            except ConfigRejected as exc:
+                found = bird_problems(exc.detail, rendered.text, rendered.plan)
+                more = [p for p in found if p not in blamed]
+                if not more:
+                    raise
+                blamed += more
+                continue
+            self.holder.accept(resolution)
+            return resolution, applied.changed
+
+    def _render(self, objects: list[dict[str, Any]]) -> Rendered:
+        return render_objects(objects, self.env)
+
+    def _report_held(self, held: tuple[Held, ...]) -> None:
+        before = {(h.kind, h.name): h for h in self.held}
+        now = {(h.kind, h.name): h for h in held}
+        for where, h in sorted(now.items()):
+            if before.get(where) != h:  # newly held, or held for another reason
+                log.warning(
+                    "%s; everything else is applied",
+                    h,
+                    extra={"event": "held", "kind": h.kind, "object": h.name},
+                )
+        for (kind, name), _h in sorted(before.items() - now.items()):
+            if (kind, name) not in now:
+                log.info(
+                    "%s/%s: no longer held back: its current version is in the config",
+                    kind,
+                    name,
+                    extra={"event": "released", "kind": kind, "object": name},
+                )
+        counts = collections.Counter(h.kind for h in held)
+        for kind in sorted(self._held_kinds | counts.keys()):
+            self.metrics.held.labels(kind=kind).set(counts.get(kind, 0))
+        self._held_kinds |= counts.keys()
+        self.held = held
 
     # ---- bookkeeping -----------------------------------------------------------------------
 

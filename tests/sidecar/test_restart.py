@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bird_daemon import BIRD
@@ -49,9 +48,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def protocols(bird: Bird) -> str:
+def protocols(bird: Bird) -> list[list[str]]:
+    """Each protocol's name, kind, table, state and the time (in ms) it entered that state.
+
+    The info column is left out: an unconnected BGP session's socket error comes and goes.
+    """
     with bird.control() as ctl:
-        return ctl.command("show protocols").text
+        rows = ctl.command("show protocols").text.splitlines()[1:]
+    return [row.split()[:5] for row in rows if row.strip()]
 
 
 def test_a_sidecar_killed_before_configure_is_made_good_by_the_next_one(
@@ -95,8 +99,7 @@ def test_a_sidecar_killed_before_configure_is_made_good_by_the_next_one(
     # BIRD runs the file now. A third start still reloads once, and that resets nothing: every
     # protocol keeps the state and the time it entered it (`configure` of an unchanged file).
     before = protocols(bird)
-    since = time.time()
-    wait_for(lambda: time.time() >= since + 1.1, what="a new second on the clock")
+    assert len(before) >= 5 and all(len(row) == 5 for row in before)
     third_err = tmp_path / "third.err"
     third = sidecar(bird, manifests, third_err)
     try:

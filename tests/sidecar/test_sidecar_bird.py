@@ -180,33 +180,91 @@ def test_watch_drops_relists_and_restarts_withdraw_nothing(
     wait_for(lambda: WEB not in bird.routes(), what="withdrawal after the restart")
 
 
-def test_invalid_bgppeer_keeps_bird_on_its_config_and_is_reported(
+def test_an_invalid_bgppeer_is_held_and_everything_else_reaches_bird(
     api: FakeApiServer,
     bird: Bird,
     start_sidecar: Callable[..., Running],
     records: list[logging.LogRecord],
 ) -> None:
     populate(api)
-    running = start_sidecar(backoff=0.05)
+    running = start_sidecar(backoff=0.05, metrics_addr="127.0.0.1:0")
     wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
-    conf = bird.conf.read_text()
+    wait_for(lambda: running.sidecar.reconciler.ready, what="the first reconcile counted")
+    assert "192.168.1.1 as 64512" in bird.conf.read_text()
 
-    api.create(obj(CALICO, "BGPPeer", "bad", spec={"peerIP": "192.168.1.2", "asNumber": 4294967296}))  # fmt: skip
+    # The ToR's peer turns invalid, and a peer that never was valid appears.
+    tor = api.get("BGPPeer", "tor", api_version=CALICO)
+    tor["spec"]["asNumber"] = 4294967296
+    api.update(tor)
+    api.create(obj(CALICO, "BGPPeer", "bad", spec={"peerIP": "192.168.1.2", "asNumber": 0}))
+    # An unrelated Service change must still reach BIRD.
     api.create(service("api", "10.49.0.11"))
     api.create(endpoint_slice("api", [NODE]))
-    m = running.metrics
-    wait_for(lambda: m.value("birdgen_failures_total", cause="invalid_input") >= 3, what="failures counted and retried")  # fmt: skip
-    assert bird.conf.read_text() == conf
-    assert "10.49.0.11/32" not in bird.routes() and {RANGE, WEB} <= bird.routes()
-    errors = [r for r in records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1, "a failure is logged once, not at every retry"
-    assert "BGPPeer/bad" in errors[0].getMessage() and "asNumber" in errors[0].getMessage()
-    assert getattr(errors[0], "cause", "") == "invalid_input"
-    assert scrape_text(running).count('birdgen_failures_total{cause="invalid_input"}') == 1
+    wait_for(lambda: "10.49.0.11/32" in bird.routes(), what="the Service change despite the peers")
+    wait_for(lambda: len(running.sidecar.reconciler.held) == 2, what="both peers reported")
+    conf = bird.conf.read_text()
+    assert "192.168.1.1 as 64512" in conf, "the ToR's session stays at its last valid version"
+    assert "192.168.1.2" not in conf, "the never-valid peer is left out"
+    assert {RANGE, WEB} <= bird.routes()
 
+    held = [r for r in records if getattr(r, "event", "") == "held"]
+    assert sorted(r.getMessage().split(":")[0] for r in held) == ["BGPPeer/bad", "BGPPeer/tor"]
+    assert any("held at its last valid version" in r.getMessage() for r in held)
+    assert any("left out" in r.getMessage() for r in held)
+    assert not [r for r in records if r.levelno >= logging.ERROR]
+    assert running.metrics.value("birdgen_failures_total", cause="invalid_input") == 0
+    assert running.metrics.value("birdgen_held_objects", kind="BGPPeer") == 2
+    assert 'birdgen_held_objects{kind="BGPPeer"} 2.0' in scrape_text(running)
+    status, body = scrape(running, "/readyz")
+    assert status == 200 and "BGPPeer/tor: held" in body and "BGPPeer/bad: left out" in body
+
+    # More changes while they are held: one log line per change, not one per render.
+    api.create(service("db", "10.49.0.12"))
+    api.create(endpoint_slice("db", [NODE]))
+    wait_for(lambda: "10.49.0.12/32" in bird.routes(), what="a second change")
+    assert len([r for r in records if getattr(r, "event", "") == "held"]) == 2
+
+    # Fixed and deleted: released, and the gauge goes back to 0.
+    tor = api.get("BGPPeer", "tor", api_version=CALICO)
+    tor["spec"]["asNumber"] = 64513
+    api.update(tor)
     api.delete("BGPPeer", "bad", api_version=CALICO)
-    wait_for(lambda: "10.49.0.11/32" in bird.routes(), what="routes after the fix")
-    assert any(getattr(r, "event", "") == "recovered" for r in records)
+    wait_for(lambda: "192.168.1.1 as 64513" in bird.conf.read_text(), what="the fixed peer")
+    wait_for(lambda: not running.sidecar.reconciler.held, what="nothing held")
+    assert running.metrics.value("birdgen_held_objects", kind="BGPPeer") == 0
+    assert 'birdgen_held_objects{kind="BGPPeer"} 0.0' in scrape_text(running)
+    released = [r for r in records if getattr(r, "event", "") == "released"]
+    assert sorted(r.getMessage().split(":")[0] for r in released) == ["BGPPeer/bad", "BGPPeer/tor"]
+    assert scrape(running, "/readyz") == (200, "ready\n")
+
+
+def test_a_service_address_bird_refuses_is_held_and_the_rest_applied(
+    api: FakeApiServer,
+    bird: Bird,
+    start_sidecar: Callable[..., Running],
+    records: list[logging.LogRecord],
+) -> None:
+    populate(api)
+    config = api.get("BGPConfiguration", "default", api_version=CALICO)
+    config["spec"]["serviceExternalIPs"] = [{"cidr": "fd00:50::/64"}]
+    api.update(config)
+    running = start_sidecar(backoff=0.05)
+    wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes")
+    # An address with a zone: whichever stage refuses it (birdgen's model, or BIRD's check),
+    # that Service is held back and the other changes go on.
+    zoned = service("zoned", "10.49.0.20")
+    zoned["spec"]["externalIPs"] = ["fd00:50::5%eth0"]
+    api.create(zoned)
+    api.create(endpoint_slice("zoned", [NODE]))
+    api.create(service("api", "10.49.0.11"))
+    api.create(endpoint_slice("api", [NODE]))
+    wait_for(lambda: "10.49.0.11/32" in bird.routes(), what="the other Service despite it")
+    wait_for(lambda: running.sidecar.reconciler.held != (), what="the Service reported")
+    assert [(h.kind, h.name, h.state) for h in running.sidecar.reconciler.held] == [
+        ("Service", "default/zoned", "left out")
+    ]
+    assert "%" not in bird.conf.read_text() and "10.49.0.20" not in bird.conf.read_text()
+    assert not [r for r in records if r.levelno >= logging.ERROR]
 
 
 def scrape_text(running: Running) -> str:
