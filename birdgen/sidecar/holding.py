@@ -52,7 +52,7 @@ class Held:
         what = (
             "held at its last valid version"
             if self.state == "held"
-            else "left out (no valid version seen)"
+            else "left out (no valid version to hold)"
         )
         return f"{self.kind}/{self.name}: {what}: {self.reason}"
 
@@ -101,6 +101,11 @@ def bird_problems(detail: str, text: str, plan: NodePlan) -> list[Problem]:
     return []
 
 
+def _reason(problem: Problem) -> str:
+    """The problem as one line, without the object's name (the `Held` line starts with it)."""
+    return str(problem).removeprefix(f"{problem.kind}/{problem.name}: ")
+
+
 def _display(key: Key) -> tuple[str, str]:
     kind, namespace, name = key
     return ("Node" if kind == "KubeNode" else kind), (f"{namespace}/{name}" if namespace else name)
@@ -142,7 +147,7 @@ class LastValid:
         unkeyed: list[Problem] = []
         current = index(objects, unkeyed, [])
         # Objects without a usable name cannot be tracked: they are left out, and said so.
-        held = {(p.kind, "", p.name): Held(p.kind, p.name, "left out", str(p)) for p in unkeyed}
+        held = {(p.kind, "", p.name): Held(p.kind, p.name, "left out", _reason(p)) for p in unkeyed}
         using: dict[Key, Obj] = dict(current)
         for problem in blamed:
             self._work_around([problem], current, using, held)
@@ -184,8 +189,8 @@ class LastValid:
             last = self._valid.get(key)
             if key not in held and last is not None and last != current[key]:
                 using[key] = last
-                held[key] = Held(kind, name, "held", str(problem))
+                held[key] = Held(kind, name, "held", _reason(problem))
             else:
                 del using[key]
-                reason = held[key].reason if key in held else str(problem)
+                reason = held[key].reason if key in held else _reason(problem)
                 held[key] = Held(kind, name, "left out", reason)

@@ -272,3 +272,39 @@ def test_a_failure_is_logged_once_and_no_secret_reaches_the_log(setup: Any) -> N
     held = [line for line in output.splitlines() if '"event": "held"' in line]
     assert len(held) == 1 and "BGPPeer/tor" in held[0], held  # logged once per change
     assert SECRET in live.read_text()
+
+
+class RefusingBird(FakeReloader):
+    """Refuses any candidate with a line containing `refused`, naming the line as BIRD does."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def check(self, candidate: Path) -> None:
+        super().check(candidate)
+        for n, line in enumerate(candidate.read_text().splitlines(), 1):
+            if self.refused in line:
+                raise ConfigRejected(f"{candidate}:{n}:9 syntax error, unexpected '%'")
+
+
+def test_a_service_whose_route_bird_refuses_is_held_and_the_rest_applied(tmp_path: Path) -> None:
+    live = tmp_path / "bird.conf"
+    bird = RefusingBird("route 10.49.62.131/32 ")  # the walkthrough's nginx, Local, on node-1
+    rec = Reconciler(live, Environment.from_mapping("node-1", {}, "node-1"), bird, clock=Clock())
+    assert rec.step(lambda: cluster(NEW_SERVICE)).status == "applied"
+    assert [(h.kind, h.name, h.state) for h in rec.held] == [("Service", "default/nginx", "left out")]  # fmt: skip
+    assert "line" in rec.held[0].reason and "syntax error" in rec.held[0].reason
+    text = live.read_text()
+    assert "10.49.62.131/32" not in text and "route 10.50.0.0/24 blackhole;" in text
+    assert rec.ready and rec.metrics.value("birdgen_held_objects", kind="Service") == 1
+    assert rec.held_text() == f"{rec.held[0]}\n"
+
+
+def test_a_refusal_no_object_explains_keeps_the_last_config(tmp_path: Path) -> None:
+    live = tmp_path / "bird.conf"
+    live.write_text("# booted\n")
+    bird = RefusingBird("router id")
+    rec = Reconciler(live, Environment.from_mapping("node-1", {}, "node-1"), bird, clock=Clock())
+    out = rec.step(lambda: cluster(NEW_SERVICE))
+    assert out.cause == "rejected" and live.read_text() == "# booted\n" and not rec.ready
