@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bird_daemon import BIRD
 from conftest import NODE, Bird, wait_for
+from seam import pausing_program
 from test_cli_run import MANIFEST, PROXY_VARS
 
 RANGE = "10.49.0.0/16"
@@ -65,13 +66,8 @@ def test_a_sidecar_killed_before_configure_is_made_good_by_the_next_one(
     manifests.mkdir()
     (manifests / "cluster.yaml").write_text(MANIFEST)
     reached, release = tmp_path / "reload-reached", tmp_path / "release"
-    dying_reload = tmp_path / "reload-then-wait"
     # Runs right after the rename: says whose child it is, then waits (bounded) and fails.
-    dying_reload.write_text(
-        f'#!/bin/sh\necho $PPID > "{reached}.part" && mv "{reached}.part" "{reached}"\ni=0\n'
-        f'while [ ! -e "{release}" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\nexit 1\n'
-    )
-    dying_reload.chmod(0o755)
+    dying_reload = pausing_program(tmp_path / "reload-then-wait", reached, release, exit_code=1)
     boot = bird.conf.read_text()
 
     first = sidecar(bird, manifests, tmp_path / "first.err", "--reload-command", str(dying_reload))

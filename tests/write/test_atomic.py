@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from seam import pausing_program
 
 from birdgen.pipeline import apply
 from birdgen.write.atomic import remove_stale, staged_pattern
@@ -240,13 +241,8 @@ def test_a_render_killed_while_checking_leaves_a_file_the_next_render_removes(
     out = tmp_path / "bird.conf"
     out.write_text(OLD)
     checking, release = tmp_path / "checking", tmp_path / "release"
-    fake_bird = tmp_path / "slow-bird"
-    # Signals that the check started, then waits (bounded) to be released; exits 0.
-    fake_bird.write_text(
-        f'#!/bin/sh\n: > "{checking}"\ni=0\n'
-        f'while [ ! -e "{release}" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n'
-    )
-    fake_bird.chmod(0o755)
+    # As `bird -p`: says the check started, then waits (bounded) to be released; exits 0.
+    fake_bird = pausing_program(tmp_path / "slow-bird", checking, release)
     argv = [sys.executable, "-m", "birdgen", "render", "-f", str(example), "--node", "node-1"]
     proc = subprocess.Popen([*argv, "-o", str(out), "--check", "--bird", str(fake_bird)])
     try:
