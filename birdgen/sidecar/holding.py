@@ -5,7 +5,8 @@ while one BGPPeer is wrong, every Service and endpoint change on every node woul
 person to fix it. So the sidecar renders through `LastValid.resolve`, which decides, in this one
 place, which version of each object goes into the config:
 
-* an object that renders goes in as it is, and becomes its own last valid version;
+* an object that renders goes in as it is, and becomes its own last valid version once the
+  config made with it has passed BIRD's check (`accept`);
 * an object that a problem is attributed to is *held*: its last valid version stands in;
 * an object that was never valid (or whose last valid version fails too) is *left out*;
 * a problem that names no object present (the environment, or the node being rendered gone

@@ -225,14 +225,13 @@ class Reconciler:
                     h,
                     extra={"event": "held", "kind": h.kind, "object": h.name},
                 )
-        for (kind, name), _h in sorted(before.items() - now.items()):
-            if (kind, name) not in now:
-                log.info(
-                    "%s/%s: no longer held back: its current version is in the config",
-                    kind,
-                    name,
-                    extra={"event": "released", "kind": kind, "object": name},
-                )
+        for kind, name in sorted(before.keys() - now.keys()):
+            log.info(
+                "%s/%s: no longer held back (fixed or deleted)",
+                kind,
+                name,
+                extra={"event": "released", "kind": kind, "object": name},
+            )
         counts = collections.Counter(h.kind for h in held)
         for kind in sorted(self._held_kinds | counts.keys()):
             self.metrics.held.labels(kind=kind).set(counts.get(kind, 0))
