@@ -263,3 +263,27 @@ def test_a_render_killed_while_checking_leaves_a_file_the_next_render_removes(
     assert done.returncode == 0, done.stderr
     assert strays(tmp_path) == []
     assert "route 10.49.62.131/32 blackhole;" in out.read_text()
+
+
+def test_racing_writers_never_fail_each_other_and_leave_nothing_behind(tmp_path: Path) -> None:
+    # Each write cleans up before staging: without the locks, one writer removes the other's
+    # candidate and the other's rename fails.
+    live = tmp_path / "bird.conf"
+    live.write_text(OLD)
+    errors: list[BaseException] = []
+
+    def writer(texts: tuple[str, str]) -> None:
+        try:
+            for i in range(40):
+                apply(texts[i % 2] + "\n" * (i + 1), live)
+        except BaseException as exc:  # reported below, with the other thread's
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in ((OLD, NEW), (NEW, OLD))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert live.read_text().rstrip("\n") in (OLD.rstrip("\n"), NEW.rstrip("\n"))
+    assert strays(tmp_path) == []
