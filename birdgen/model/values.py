@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import reprlib
 from enum import IntEnum
 from typing import Any
 
@@ -59,13 +60,31 @@ def family_of(value: IPAddress | IPNetwork | IPInterface) -> Family:
     return Family(value.version)
 
 
+class _Shown(reprlib.Repr):
+    """`repr` with bounds: an error message about a huge or deeply nested value stays short,
+    and an integer too long for `repr` (Python refuses over 4,300 digits) is described."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother = 3, 60, 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        return repr(x) if x.bit_length() <= 128 else f"<an integer of {x.bit_length()} bits>"
+
+
+_SHOWN = _Shown()
+SHOW_MAX = 100  # characters of a string quoted in an error message
+
+
 def show(value: Any) -> str:
-    """Quote a raw value for an error message the way the operator wrote it."""
+    """Quote a raw value for an error message the way the operator wrote it (long ones cut)."""
     if isinstance(value, str):
-        return '"' + value.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+        cut = value[:SHOW_MAX]
+        quoted = '"' + cut.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+        return quoted if cut == value else f"{quoted}... ({len(value)} characters)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    return _SHOWN.repr(value)
 
 
 def parse_str(value: Any) -> str:
@@ -162,6 +181,36 @@ _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255, no leading ze
 _DOTTED_QUAD = re.compile(r"\.".join([_OCTET] * 4))
 
 
+def _zone_free(value: str, what: str) -> str:
+    """`value` stripped, refusing an IPv6 zone (`fd00::1%eth0`).
+
+    `ipaddress` takes any text after `%` as the zone and prints it back, so a zone would carry
+    free text into bird.conf; Calico's API refuses zones in every address field, and BIRD has
+    no use for them in any field birdgen writes.
+    """
+    if "%" in value:
+        raise ValueError(f"{show(value)} is not {what}: a zone (%...) is not allowed here")
+    return value.strip()
+
+
+# Every address and network the model holds is rebuilt from its integer, so it carries no zone
+# and no text at all: what reaches bird.conf is printed from the number alone.
+def _plain_ip(ip: IPAddress) -> IPAddress:
+    return ip if ip.version == 4 else ipaddress.IPv6Address(int(ip))
+
+
+def _plain_network(net: IPNetwork) -> IPNetwork:
+    if net.version == 4:
+        return net
+    return ipaddress.IPv6Network((int(net.network_address), net.prefixlen))
+
+
+def _plain_interface(iface: IPInterface) -> IPInterface:
+    if iface.version == 4:
+        return iface
+    return ipaddress.IPv6Interface((int(iface.ip), iface.network.prefixlen))
+
+
 def parse_ip(value: Any) -> IPAddress:
     """A plain IPv4 or IPv6 address (no prefix length, no zone)."""
     if value.__class__ is str and (m := _DOTTED_QUAD.fullmatch(value)):
@@ -172,8 +221,9 @@ def parse_ip(value: Any) -> IPAddress:
         return ipaddress.IPv4Address(int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d))
     if not isinstance(value, str):
         raise ValueError(f"{show(value)} is not an IP address")
+    text = _zone_free(value, "an IP address")
     try:
-        return ipaddress.ip_address(value.strip())
+        return _plain_ip(ipaddress.ip_address(text))
     except ValueError:
         raise ValueError(f"{show(value)} is not an IP address") from None
 
@@ -182,11 +232,12 @@ def parse_cidr(value: Any) -> IPNetwork:
     """A network written with an explicit prefix length and no host bits set (`10.49.0.0/16`)."""
     if not isinstance(value, str) or "/" not in value:
         raise ValueError(f'{show(value)} is not a CIDR such as "10.96.0.0/12"')
+    text = _zone_free(value, "a CIDR")
     try:
-        net = ipaddress.ip_network(value.strip(), strict=False)
+        net = _plain_network(ipaddress.ip_network(text, strict=False))
     except ValueError:
         raise ValueError(f'{show(value)} is not a CIDR such as "10.96.0.0/12"') from None
-    if net.network_address != ipaddress.ip_interface(value.strip()).ip:
+    if net.network_address != ipaddress.ip_interface(text).ip:
         raise ValueError(f'{show(value)} has host bits set (did you mean "{net}"?)')
     return net
 
@@ -195,8 +246,9 @@ def parse_ip_or_cidr(value: Any) -> IPInterface:
     """An address with an optional prefix length (`10.192.0.2/16` or `10.192.0.2`)."""
     if not isinstance(value, str):
         raise ValueError(f"{show(value)} is not an IP address or CIDR")
+    text = _zone_free(value, "an IP address or CIDR")
     try:
-        return ipaddress.ip_interface(value.strip())
+        return _plain_interface(ipaddress.ip_interface(text))
     except ValueError:
         raise ValueError(f"{show(value)} is not an IP address or CIDR") from None
 
@@ -205,7 +257,7 @@ def parse_peer_ip(value: Any) -> tuple[IPAddress, int | None]:
     """`IP`, `IPv4:port` or `[IPv6]:port`, as BGPPeer.spec.peerIP takes them."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"{show(value)} is not an IP address")
-    text = value.strip()
+    text = _zone_free(value, "an IP address")
     port_text: str | None = None
     m6 = re.fullmatch(r"\[([^\]]+)\]:([0-9]+)", text)
     m4 = re.fullmatch(r"([0-9.]+):([0-9]+)", text)
@@ -226,7 +278,7 @@ def parse_peer_ip(value: Any) -> tuple[IPAddress, int | None]:
 
 def _peer_ip_only(raw: Any, text: str) -> IPAddress:
     try:
-        return ipaddress.ip_address(text)
+        return _plain_ip(ipaddress.ip_address(text))
     except ValueError:
         raise ValueError(
             f"{show(raw)} is not an IP address (or IPv4:port, or [IPv6]:port)"

@@ -29,6 +29,8 @@ near_quads = st.one_of(
 
 
 def reference(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if "%" in value:
+        return None  # `ipaddress` takes a zone; birdgen refuses it in every field
     try:
         return ipaddress.ip_address(value.strip())
     except ValueError:
@@ -39,7 +41,7 @@ def reference(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 def test_parse_ip_agrees_with_ipaddress(value: str) -> None:
     expected = reference(value)
     if expected is None:
-        with pytest.raises(ValueError, match="is not an IP address"):
+        with pytest.raises(ValueError, match="is not an IP address"):  # zone or not
             parse_ip(value)
     else:
         got = parse_ip(value)
