@@ -6,6 +6,8 @@ output file exactly as it was.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import stat
 import subprocess
@@ -196,32 +198,55 @@ def test_missing_node(manifests: Path, existing: Path) -> None:
     assert existing.read_text() == PREVIOUS
 
 
-def test_password_that_would_inject_is_rejected_without_echoing_it(
-    manifests: Path, existing: Path
+# Every character BIRD cannot hold in a quoted string: it has no escapes, so `"` ends the string,
+# a backslash is taken literally by some versions and not others, and control characters break
+# lines or the parser.
+UNQUOTABLE_PASSWORDS = [
+    'x"; } protocol bgp evil { neighbor 10.6.6.6 as 666; #',
+    "back\\slash",
+    "trailing\\",
+    "new\nline",
+    "carriage\rreturn",
+    "nul\x00byte",
+    "tab\tchar",
+    "del\x7fchar",
+    "ansi\x1b[31mred",
+]
+
+
+@pytest.mark.parametrize("field", ["stringData", "data"])
+@pytest.mark.parametrize("secret", UNQUOTABLE_PASSWORDS)
+def test_password_bird_cannot_quote_is_rejected_without_echoing_it(
+    manifests: Path, existing: Path, secret: str, field: str
 ) -> None:
-    secret = 'x"; } protocol bgp evil { neighbor 10.6.6.6 as 666; #'
+    value = base64.b64encode(secret.encode()).decode() if field == "data" else secret
     add(
         manifests,
         "peer.yaml",
-        f"""
+        """
         apiVersion: projectcalico.org/v3
         kind: BGPPeer
-        metadata: {{name: tor}}
-        spec: {{peerIP: 192.168.1.1, asNumber: 64512, password: {{secretKeyRef: {{name: bgp, key: tor}}}}}}
-        ---
-        apiVersion: v1
-        kind: Secret
-        metadata: {{name: bgp, namespace: kube-system}}
-        stringData: {{tor: '{secret}'}}
+        metadata: {name: tor}
+        spec: {peerIP: 192.168.1.1, asNumber: 64512, password: {secretKeyRef: {name: bgp, key: tor}}}
         """,
     )
-    code, out, err = run("render", "-f", str(manifests), "--node", "node-1", "-o", str(existing))
-    assert code == 1
-    assert (
-        "Secret/kube-system/bgp: data.tor: the BGP password contains a character BIRD cannot quote"
-        in err
+    # JSON, so that every character reaches birdgen exactly as written.
+    (manifests / "secret.json").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "bgp", "namespace": "kube-system"}, field: {"tor": value},
+    }))  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["render", "-f", str(manifests), "--node", "node-1", "-o", str(existing)]
     )
-    assert "evil" not in err + out
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    assert result.exit_code == 1
+    assert (
+        f"Secret/kube-system/bgp: {field}.tor: the BGP password contains a character BIRD cannot quote"
+        in result.stderr
+    )
+    shown = secret.encode("unicode_escape").decode()
+    for text in (result.stdout, result.stderr):
+        assert secret not in text and shown not in text and "evil" not in text
     assert existing.read_text() == PREVIOUS
 
 

@@ -128,7 +128,9 @@ def _rule(rule: Fields, family: Family) -> FilterRule:
         match = rule.sub("communities")
         match.only({"values"})
         values = match.values("values", parse_community)
-        if len(match.raw("values") or []) != 1:
+        raw = match.raw("values")
+        # (a value that is no list at all was reported by `values`)
+        if raw is None or (isinstance(raw, list) and len(raw) != 1):
             match.fail("values", "must hold exactly one community value")
         community = values[0] if values else None
     operations = tuple(_operation(op) for op in rule.items("operations"))

@@ -6,6 +6,7 @@ object and the full field path, and a parser goes on after a bad field to report
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -25,6 +26,13 @@ class Fields:
         if not isinstance(data, Mapping):
             self.fail("", f"expected an object, got {show(data)}")
             data = {}
+        elif not all(k.__class__ is str for k in data):
+            # YAML allows any key (`1: x`, `~: x`, `true: x`); JSON and the API server only
+            # strings. Report each and read on without them, so nothing compares or sorts them.
+            for k in data:
+                if k.__class__ is not str:
+                    self.fail("", f"key {show(k)} is not a string")
+            data = {k: v for k, v in data.items() if k.__class__ is str}
         self.data: Mapping[str, Any] = data
 
     def where(self, key: str | int) -> str:
@@ -109,12 +117,16 @@ def label_map(fields: Fields, key: str) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for k, v in value.items():
-        if isinstance(v, bool):
-            out[str(k)] = "true" if v else "false"
+        if k.__class__ is not str:
+            fields.fail(key, f"key {show(k)} is not a string")
+        elif isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        elif isinstance(v, float) and not math.isfinite(v):
+            fields.fail(f"{key}.{k}", f"{show(v)} is not a finite number")
         elif isinstance(v, int | float | str):
-            out[str(k)] = str(v)
+            out[k] = v if isinstance(v, str) else show(v)
         elif v is None:
-            out[str(k)] = ""
+            out[k] = ""
         else:
             fields.fail(f"{key}.{k}", f"expected a string, got {show(v)}")
     return out

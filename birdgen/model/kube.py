@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from birdgen.errors import Problem
@@ -193,8 +194,8 @@ def parse_endpoint_slice(
 
 def _slice_fast(obj: dict[str, Any], namespace: str, name: str) -> EndpointSlice | None:
     labels = _opt_dict(_opt_dict(obj.get("metadata")).get("labels"))
-    for value in labels.values():
-        if value.__class__ is not str:
+    for key, value in labels.items():
+        if key.__class__ is not str or value.__class__ is not str:
             raise _Surprise  # label_map turns YAML booleans and numbers into strings
     address_type = obj.get("addressType")
     if address_type not in ("IPv4", "IPv6", "FQDN"):
@@ -326,20 +327,67 @@ def _node_address(value: Any) -> Any:
     return iface
 
 
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+
+
 def parse_secret(obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]) -> Secret:
+    """A Secret as the API server stores it: `data` values base64, `stringData` values plain
+    text merged over them. Never echoes a value: it is secret material."""
     top = Fields("Secret", f"{namespace}/{name}", obj, "", problems)
     data: dict[str, str] = {}
-    raw = top.raw("data") or {}
-    if not isinstance(raw, dict):
-        top.fail("data", "expected a map")
-        raw = {}
-    for key, value in raw.items():
-        try:
-            data[str(key)] = base64.b64decode(str(value), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            # Never echo the value: it is secret material.
-            top.fail(f"data.{key}", "is not base64-encoded UTF-8 text")
-    string_data = top.raw("stringData") or {}
-    if isinstance(string_data, dict):
-        data.update({str(k): str(v) for k, v in string_data.items()})
-    return Secret(namespace, name, data)
+    plain: set[str] = set()
+    for field, decode in (("data", _base64_text), ("stringData", _plain_text)):
+        raw = top.raw(field)
+        if raw is None:
+            continue
+        if not isinstance(raw, dict):
+            top.fail(field, f"expected a map, got {_type_name(raw)}")
+            continue
+        values = top.sub(field)
+        for key, value in values.data.items():
+            if not _SECRET_KEY.fullmatch(key):
+                values.fail(key, "is not a valid Secret key (1-253 of [-._a-zA-Z0-9])")
+                continue
+            try:
+                data[key] = decode(value)
+            except ValueError as exc:
+                values.fail(key, str(exc))
+                continue
+            if field == "stringData":
+                plain.add(key)
+            else:
+                plain.discard(key)
+    return Secret(namespace, name, data, frozenset(plain))
+
+
+def _base64_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a base64 string, got {_type_name(value)}")
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("is not base64-encoded UTF-8 text") from None
+
+
+def _plain_text(value: Any) -> str:
+    # The API server takes only strings here; `str()` would make `[a, b]` the password "['a', 'b']".
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_type_name(value)}")
+    return value
+
+
+def _type_name(value: Any) -> str:
+    """What a secret value is, without showing it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__

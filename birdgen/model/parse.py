@@ -35,7 +35,7 @@ from birdgen.model.resources import (
     Secret,
     Service,
 )
-from birdgen.model.values import parse_object_name, show
+from birdgen.model.values import SHOW_MAX, parse_object_name, show
 
 CALICO_API_VERSIONS = ("projectcalico.org/v3", "crd.projectcalico.org/v1")
 CALICO_KINDS = ("BGPConfiguration", "BGPPeer", "BGPFilter", "Node", "IPPool")
@@ -47,11 +47,18 @@ CLUSTER_SCOPED = ("BGPConfiguration", "BGPPeer", "BGPFilter", "Node", "IPPool", 
 def kind_of(obj: dict[str, Any]) -> str | None:
     """birdgen's name for the object's kind ("KubeNode" for a v1 Node), or None if not ours."""
     api, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api, str) or not isinstance(kind, str):
+        return None  # also keeps lists and mappings out of the lookups below
     if api in CALICO_API_VERSIONS and kind in CALICO_KINDS:
-        return str(kind)
+        return kind
     if (api, kind) in KUBE_KINDS:
-        return "KubeNode" if kind == "Node" else str(kind)
+        return "KubeNode" if kind == "Node" else kind
     return None
+
+
+def _shown_name(value: Any) -> str:
+    """An invalid name as the `Kind/<name>` of a problem: itself when it is short text."""
+    return value if isinstance(value, str) and 0 < len(value) <= SHOW_MAX else "?"
 
 
 def index(
@@ -60,15 +67,14 @@ def index(
     """The objects we understand keyed by (kind, namespace, name); later ones replace earlier."""
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for obj in objects:
-        kind = kind_of(obj)
+        kind = kind_of(obj) if isinstance(obj, dict) else None
         if kind is None:
-            name = (
-                (obj.get("metadata") or {}).get("name", "?")
-                if isinstance(obj.get("metadata"), dict)
-                else "?"
-            )
+            fields = obj if isinstance(obj, dict) else {}
+            meta = fields.get("metadata")
+            name = meta.get("name", "?") if isinstance(meta, dict) else "?"
             notices.append(
-                f"skipping {obj.get('kind', '?')}/{name} ({obj.get('apiVersion', '?')}): not a kind birdgen reads"
+                f"skipping {_shown_name(fields.get('kind'))}/{_shown_name(name)} "
+                f"({_shown_name(fields.get('apiVersion'))}): not a kind birdgen reads"
             )
             continue
         display = "Node" if kind == "KubeNode" else kind
@@ -79,7 +85,9 @@ def index(
         try:
             name = parse_object_name(meta.get("name"))
         except ValueError as exc:
-            problems.append(Problem(display, str(meta.get("name", "?")), "metadata.name", str(exc)))
+            problems.append(
+                Problem(display, _shown_name(meta.get("name")), "metadata.name", str(exc))
+            )
             continue
         namespace = ""
         if kind not in CLUSTER_SCOPED:

@@ -218,10 +218,15 @@ class Secret:
     namespace: str
     name: str
     data: Mapping[str, str] = field(default_factory=dict, hash=False)
+    from_string_data: frozenset[str] = frozenset()  # keys whose value came from stringData
 
     @property
     def ref(self) -> Ref:
         return Ref("Secret", self.name, self.namespace)
+
+    def field_of(self, key: str) -> str:
+        """The field an operator wrote `key` in: `stringData.<key>` or `data.<key>`."""
+        return f"{'stringData' if key in self.from_string_data else 'data'}.{key}"
 
 
 @dataclass(frozen=True)

@@ -295,7 +295,7 @@ def resolve_password(
             Problem(
                 "Secret",
                 f"{env.secrets_namespace}/{ref.name}",
-                f"data.{ref.key}",
+                secret.field_of(ref.key),
                 f"the BGP password {why}",
             )
         )

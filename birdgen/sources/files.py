@@ -106,6 +106,10 @@ def parse_text(text: str, origin: str, parallel: bool = False) -> list[RawObject
         raise SourceError(f"{origin}: line {exc.lineno}: malformed JSON: {exc.msg}") from exc
     except yaml.YAMLError as exc:
         raise SourceError(f"{origin}: malformed YAML: {_yaml_message(exc)}") from exc
+    except RecursionError:
+        raise SourceError(f"{origin}: nested too deeply to read") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits, which Python refuses
+        raise SourceError(f"{origin}: cannot read: {str(exc).split(';')[0]}") from None
     objects: list[RawObject] = []
     for index, doc in enumerate(docs):
         objects.extend(_flatten(doc, f"{origin} document {index + 1}"))
