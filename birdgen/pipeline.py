@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from birdgen.errors import InvalidInput
 from birdgen.model.parse import parse_cluster
 from birdgen.model.resources import Environment
 from birdgen.plan import NodePlan, build_plan
@@ -28,6 +29,8 @@ class Rendered:
 
 def render_objects(objects: Iterable[dict[str, Any]], env: Environment) -> Rendered:
     """Raw objects to bird.conf text; raises InvalidInput naming every problem."""
+    if problems := env.problems():
+        raise InvalidInput(problems)
     notices: list[str] = []
     cluster = parse_cluster(objects, notices)
     plan = build_plan(cluster, env)

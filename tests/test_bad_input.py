@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from birdgen.cli import main
 from birdgen.model.values import parse_cidr, parse_ip, parse_ip_or_cidr, parse_peer_ip
 from tests.cli_outcome import assert_clean_refusal, render, write_documents
 
@@ -141,9 +143,8 @@ def test_unhashable_api_version_or_kind_is_skipped_with_a_notice(
         ("apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: p}\n"
          "spec: {peerIP: 10.0.0.9, asNumber: 1}\n~: x\n",
          "BGPPeer/p: key None is not a string"),
-        ("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\naddressType: IPv4\n"
-         "metadata: {name: s-1, labels: {1: x, kubernetes.io/service-name: s}}\n",
-         "EndpointSlice/default/s-1: metadata.labels: key 1 is not a string"),
+        ("apiVersion: v1\nkind: Node\nmetadata: {name: n2, labels: {1: x, ~: y}}\n",
+         "Node/n2: metadata.labels: key 1 is not a string"),
         ("apiVersion: projectcalico.org/v3\nkind: BGPFilter\nmetadata: {name: f}\n"
          "spec: {exportV4: [{action: Accept, communities: {values: 5}}]}\n",
          "BGPFilter/f: spec.exportV4[0].communities.values: expected a list, got 5"),
@@ -248,3 +249,41 @@ def test_string_data_wins_over_data_and_its_password_problem_names_string_data(
     secret = {"data": {"tor": "YmFkXHBhc3M="}, "stringData": {"tor": "good"}}
     outcome = render(write_documents(tmp_path, peer_with_secret(secret)), NODE)
     assert outcome.code == 0 and 'password "good";' in outcome.config
+
+
+# ---- labels and the environment: names compared with resource names are names
+
+
+@pytest.mark.parametrize(
+    "labels, expect",
+    [
+        ({"rack": "r1\n"}, 'metadata.labels.rack: "r1\\n" is not a valid label value'),
+        ({"rack": "x" * 64}, "metadata.labels.rack: "),
+        ({"ra ck": "r1"}, 'metadata.labels: "ra ck" is not a valid key'),
+        ({"Bad_Prefix/rack": "r1"}, "metadata.labels.Bad_Prefix/rack: "),
+    ],
+)
+def test_node_labels_the_api_server_would_refuse_are_refused(
+    tmp_path: Path, labels: dict[str, str], expect: str
+) -> None:
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2", "labels": labels}}
+    outcome = render(write_documents(tmp_path, [*copy.deepcopy(BASE), node]), NODE)
+    assert_clean_refusal(outcome)
+    assert any(f"Node/n2: {expect}" in line for line in outcome.errors), outcome.errors
+
+
+@pytest.mark.parametrize(
+    "env, expect",
+    [
+        ({"NODENAME": "n1 }"}, "environment/NODENAME: "),
+        ({"NODENAME": NODE, "CALICO_K8S_NODE_REF": "n1\n"}, "environment/CALICO_K8S_NODE_REF: "),
+        ({"NODENAME": NODE, "NAMESPACE": "kube.system"}, "environment/NAMESPACE: "),
+    ],
+)
+def test_names_from_the_environment_must_be_names(
+    tmp_path: Path, env: dict[str, str], expect: str
+) -> None:
+    path = write_documents(tmp_path, copy.deepcopy(BASE))
+    result = CliRunner().invoke(main, ["render", "-f", str(path)], env=env)
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1
+    assert result.stderr.startswith(f"birdgen: {expect}"), result.stderr

@@ -168,7 +168,8 @@ BAD_INPUTS = [
         metadata: {name: 'tor"; } protocol bgp evil {'}
         spec: {peerIP: 192.168.1.4, asNumber: 64512}
         """,
-        ['BGPPeer/tor"; } protocol bgp evil {: metadata.name: '],
+        # The name is shown quoted in the message, not as the object's name: it holds spaces.
+        ['BGPPeer/?: metadata.name: "tor\\"; } protocol bgp evil {" is not a valid name'],
         id="name-injection",
     ),
 ]

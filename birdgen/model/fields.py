@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from birdgen.errors import Problem
-from birdgen.model.values import show
+from birdgen.model.values import parse_label_key, parse_label_value, show
 
 T = TypeVar("T")
 
@@ -107,8 +107,10 @@ class Fields:
         return self.get(key, parse, default)
 
 
-def label_map(fields: Fields, key: str) -> dict[str, str]:
-    """Labels or annotations, with YAML booleans and numbers read as kubectl reads them."""
+def label_map(fields: Fields, key: str, read: str | None = None) -> dict[str, str]:
+    """Labels or annotations (`key`), with YAML booleans and numbers read as kubectl reads them;
+    keys (and label values) the API server would refuse are reported. `read`: the one label
+    wanted, when the others are not birdgen's to judge."""
     value = fields.raw(key)
     if value is None:
         return {}
@@ -117,16 +119,31 @@ def label_map(fields: Fields, key: str) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for k, v in value.items():
+        if read is not None and k != read:
+            continue
         if k.__class__ is not str:
             fields.fail(key, f"key {show(k)} is not a string")
-        elif isinstance(v, bool):
-            out[k] = "true" if v else "false"
+            continue
+        if isinstance(v, bool):
+            text = "true" if v else "false"
         elif isinstance(v, float) and not math.isfinite(v):
             fields.fail(f"{key}.{k}", f"{show(v)} is not a finite number")
+            continue
         elif isinstance(v, int | float | str):
-            out[k] = v if isinstance(v, str) else show(v)
+            text = v if isinstance(v, str) else show(v)
         elif v is None:
-            out[k] = ""
+            text = ""
         else:
             fields.fail(f"{key}.{k}", f"expected a string, got {show(v)}")
+            continue
+        try:
+            parse_label_key(k)
+            out[k] = parse_label_value(text) if key == "labels" else text
+        except ValueError as exc:
+            fields.fail(f"{key}.{k}" if _printable_key(k) else key, str(exc))
     return out
+
+
+def _printable_key(key: str) -> bool:
+    """A key short and plain enough to stand in a field path as itself."""
+    return len(key) <= 100 and key.isprintable() and " " not in key

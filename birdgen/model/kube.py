@@ -16,6 +16,7 @@ from birdgen.model.fields import Fields, label_map
 from birdgen.model.resources import Endpoint, EndpointSlice, Node, Secret, Service
 from birdgen.model.values import (
     Family,
+    is_label_value,
     parse_ip,
     parse_ip_or_cidr,
     parse_local_asn,
@@ -194,9 +195,11 @@ def parse_endpoint_slice(
 
 def _slice_fast(obj: dict[str, Any], namespace: str, name: str) -> EndpointSlice | None:
     labels = _opt_dict(_opt_dict(obj.get("metadata")).get("labels"))
-    for key, value in labels.items():
-        if key.__class__ is not str or value.__class__ is not str:
-            raise _Surprise  # label_map turns YAML booleans and numbers into strings
+    service = labels.get(SERVICE_NAME_LABEL)
+    if service is None:
+        service = ""
+    elif service.__class__ is not str or (service and not is_label_value(service)):
+        raise _Surprise  # label_map turns YAML booleans and numbers into strings
     address_type = obj.get("addressType")
     if address_type not in ("IPv4", "IPv6", "FQDN"):
         raise _Surprise
@@ -215,7 +218,6 @@ def _slice_fast(obj: dict[str, Any], namespace: str, name: str) -> EndpointSlice
         elif ready.__class__ is not bool:
             raise _Surprise
         endpoints.append(Endpoint(node, ready))
-    service = labels.get(SERVICE_NAME_LABEL, "")
     if not service:
         return None
     return EndpointSlice(namespace, name, service, address_type, tuple(endpoints))
@@ -225,7 +227,8 @@ def _slice_fields(
     obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
 ) -> EndpointSlice | None:
     top = Fields("EndpointSlice", f"{namespace}/{name}", obj, "", problems)
-    labels = label_map(top.sub("metadata"), "labels")
+    # The one label birdgen reads here; the others are the API server's business.
+    labels = label_map(top.sub("metadata"), "labels", read=SERVICE_NAME_LABEL)
     service = labels.get(SERVICE_NAME_LABEL, "")
     address_type = top.get("addressType", parse_str, "")
     if address_type not in ("IPv4", "IPv6", "FQDN"):

@@ -58,7 +58,8 @@ def kind_of(obj: dict[str, Any]) -> str | None:
 
 def _shown_name(value: Any) -> str:
     """An invalid name as the `Kind/<name>` of a problem: itself when it is short text."""
-    return value if isinstance(value, str) and 0 < len(value) <= SHOW_MAX else "?"
+    plain = isinstance(value, str) and 0 < len(value) <= SHOW_MAX and value.isprintable()
+    return value if plain and not any(c in value for c in " :/") else "?"
 
 
 def index(

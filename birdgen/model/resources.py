@@ -10,8 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
+from birdgen.errors import Problem
 from birdgen.model.selector import Selector
-from birdgen.model.values import Family, IPAddress, IPInterface, IPNetwork
+from birdgen.model.values import (
+    Family,
+    IPAddress,
+    IPInterface,
+    IPNetwork,
+    parse_label_name,
+    parse_object_name,
+)
 
 if TYPE_CHECKING:  # bgpfilter imports this module; the annotation alone needs the name
     from birdgen.model.bgpfilter import BGPFilter
@@ -268,6 +276,26 @@ class Environment:
     @property
     def endpoint_node_name(self) -> str:
         return self.k8s_node_ref or self.node_name
+
+    def problems(self) -> list[Problem]:
+        """What is wrong with the names the environment gave. Each is compared with resource
+        names, which are RFC 1123, so text that is none could only fail to match, later and
+        with a vaguer message."""
+        out = []
+        for variable, value, parse in (
+            ("NODENAME", self.node_name, parse_object_name),
+            ("CALICO_K8S_NODE_REF", self.k8s_node_ref, parse_object_name),
+            ("NAMESPACE", self.secrets_namespace, parse_label_name),
+        ):
+            try:
+                if value or variable == "NODENAME":
+                    parse(value)
+            except ValueError as exc:
+                where = (
+                    " (from --node, $NODENAME or the host name)" if variable == "NODENAME" else ""
+                )
+                out.append(Problem("environment", variable, "", f"{exc}{where}"))
+        return out
 
     @classmethod
     def from_mapping(

@@ -315,3 +315,46 @@ def parse_object_name(value: Any) -> str:
     if len(value) > 253 or not DNS_SUBDOMAIN.fullmatch(value):
         raise ValueError(f"{show(value)} is not a valid name (lower-case RFC 1123 subdomain)")
     return value
+
+
+# Label and annotation keys (`prefix/name`) and label values, as the API server validates them:
+# selectors compare them, so a key or value the API server would refuse is refused here too.
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+
+
+def parse_label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (
+        not _LABEL_NAME.fullmatch(name)
+        or len(name) > 63
+        or (prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.fullmatch(prefix)))
+        or (not prefix and "/" in value)
+    ):
+        raise ValueError(
+            f"{show(value)} is not a valid key (an optional DNS subdomain and '/', then up to"
+            " 63 of [-A-Za-z0-9_.], starting and ending alphanumeric)"
+        )
+    return value
+
+
+def is_label_value(value: str) -> bool:
+    return not value or (len(value) <= 63 and _LABEL_NAME.fullmatch(value) is not None)
+
+
+def parse_label_value(value: str) -> str:
+    if not is_label_value(value):
+        raise ValueError(
+            f"{show(value)} is not a valid label value (up to 63 of [-A-Za-z0-9_.],"
+            " starting and ending alphanumeric)"
+        )
+    return value
+
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def parse_label_name(value: Any) -> str:
+    """A namespace name: an RFC 1123 label (no dots, at most 63 characters)."""
+    if not isinstance(value, str) or len(value) > 63 or not DNS_LABEL.fullmatch(value):
+        raise ValueError(f"{show(value)} is not a valid namespace name (an RFC 1123 label)")
+    return value
