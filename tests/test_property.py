@@ -15,10 +15,12 @@ from birdgen.pipeline import render_objects
 from birdgen.write.check import check_text
 
 NODES = ["node-a", "node-b", "node-c"]
-# Mostly-valid values, salted with hostile text: quotes, braces, newlines, BIRD keywords.
-hostile = st.sampled_from(
-    ['"; } protocol bgp x {', "a\nb", "\\", "{", "", " ", "ünïcode", "x" * 300]
-)
+# Mostly-valid values, salted with hostile text: quotes, braces, newlines, BIRD keywords. Each
+# attack names its protocol "evil", which the rendered text must never hold.
+EVIL = '"; } protocol bgp evil { neighbor 6.6.6.6 as 666; #'
+hostile = st.sampled_from([EVIL, "a\nb", "\\", "{", "", " ", "ünïcode", "x" * 300])
+# An address with an IPv6 zone: `ipaddress` takes any text after `%` and prints it back.
+zoned = st.builds(lambda ip: f"{ip}%lo as 1; }} protocol bgp evil {{ #", st.ip_addresses(v=6))
 ipv4 = st.ip_addresses(v=4).map(str)
 ipv6 = st.ip_addresses(v=6).map(str)
 
@@ -30,7 +32,7 @@ def salted(
     return st.integers(0, 24).flatmap(lambda i: bad if i == 0 else valid)
 
 
-ip_text = salted(st.one_of(ipv4, ipv6), st.one_of(hostile, st.just("1.2.3")))
+ip_text = salted(st.one_of(ipv4, ipv6), st.one_of(hostile, zoned, st.just("1.2.3")))
 cidr_text = salted(
     st.one_of(
         st.builds(
@@ -44,7 +46,7 @@ cidr_text = salted(
             st.integers(64, 128),
         ),
     ),
-    st.one_of(hostile, st.just("10.0.0.1/8")),
+    st.one_of(hostile, st.just("fd00:50::%lo; } protocol bgp evil { #/64"), st.just("10.0.0.1/8")),
 )
 asn = salted(st.one_of(st.integers(1, 2**32 - 1), st.sampled_from(["64512", "1.10"])),
              st.one_of(st.integers(2**32, 2**33), st.sampled_from(["70000.1", "x", 0])))  # fmt: skip
@@ -77,7 +79,7 @@ def clusters(draw: st.DrawFn) -> list[dict[str, Any]]:
             "ipv4Address": draw(salted(ipv4, ip_text)),
             "asNumber": draw(st.one_of(st.none(), asn)),
         }
-        if draw(st.booleans()):
+        if draw(st.integers(0, 3)):  # mostly dual stack, so IPv6 sessions (and zones) render
             bgp["ipv6Address"] = draw(ipv6)
         labels = {"rack": draw(salted(st.just("r1"))),
                   "node.kubernetes.io/exclude-from-external-load-balancers": draw(st.sampled_from(["true", "false", True]))}  # fmt: skip
@@ -88,7 +90,10 @@ def clusters(draw: st.DrawFn) -> list[dict[str, Any]]:
             }
         )
     for i in range(draw(st.integers(0, 3))):
-        spec: dict[str, Any] = {"peerIP": draw(ip_text), "asNumber": draw(asn)}
+        # A zoned peerIP in one peer of four: with every other value valid, only the refusal
+        # of zones keeps the "evil" protocol out of the config.
+        peer_ip = draw(st.one_of(ip_text, ip_text, ip_text, zoned))
+        spec: dict[str, Any] = {"peerIP": peer_ip, "asNumber": draw(asn)}
         if draw(st.booleans()):
             spec["password"] = {"secretKeyRef": {"name": "bgp", "key": f"k{i}"}}
         if draw(st.booleans()):
@@ -125,4 +130,6 @@ def test_random_resources_render_valid_config_or_fail_cleanly(
             assert "\n" not in str(problem)  # one line each: no raw newlines echoed from input
         return
     check_text(rendered.text, display_name="<property>")
-    assert "evil" not in rendered.text and '"; }' not in rendered.text
+    assert "evil" not in rendered.text and '"; }' not in rendered.text, (
+        "resource text in the config"
+    )
