@@ -25,6 +25,8 @@ from birdgen.cli import main
 PROBLEM_LINE = re.compile(
     r"(?:birdgen: )?(?:[A-Z][A-Za-z]+/[^ :]+(?:/[^ :]+)?|environment/[A-Z0-9_]+): .+"
 )
+# A document that is no object at all has no kind or name: the file and document are named.
+DOCUMENT_LINE = re.compile(r"birdgen: \S+ document [0-9]+: expected an object .+")
 
 
 @dataclass(frozen=True)
