@@ -287,3 +287,12 @@ def test_names_from_the_environment_must_be_names(
     result = CliRunner().invoke(main, ["render", "-f", str(path)], env=env)
     assert isinstance(result.exception, SystemExit) and result.exit_code == 1
     assert result.stderr.startswith(f"birdgen: {expect}"), result.stderr
+
+
+def test_yaml_in_flow_style_is_read_as_yaml_not_as_broken_json(tmp_path: Path) -> None:
+    # Starts like JSON but is YAML: a flow mapping without quotes, then more documents.
+    text = "[]\n---\n{apiVersion: v1, kind: Service, metadata: {name: s, namespace: default}}\n"
+    base = write_documents(tmp_path / "base", copy.deepcopy(BASE))
+    (tmp_path / "input.yaml").write_text(text)
+    outcome = render(base, NODE, None, "-f", str(tmp_path / "input.yaml"))
+    assert outcome.code == 0, outcome.stderr

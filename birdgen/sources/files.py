@@ -98,10 +98,7 @@ def _expand(path: Path) -> list[Path]:
 def parse_text(text: str, origin: str, parallel: bool = False) -> list[RawObject]:
     """The objects in one YAML (multi-document) or JSON text."""
     try:
-        if origin.endswith(".json") or text.lstrip().startswith(("{", "[")):
-            docs: list[Any] = [json.loads(text)]
-        else:
-            docs = _read_yaml(text, parallel)
+        docs = _read_json_or_yaml(text, origin, parallel)
     except json.JSONDecodeError as exc:
         raise SourceError(f"{origin}: line {exc.lineno}: malformed JSON: {exc.msg}") from exc
     except yaml.YAMLError as exc:
@@ -114,6 +111,17 @@ def parse_text(text: str, origin: str, parallel: bool = False) -> list[RawObject
     for index, doc in enumerate(docs):
         objects.extend(_flatten(doc, f"{origin} document {index + 1}"))
     return objects
+
+
+def _read_json_or_yaml(text: str, origin: str, parallel: bool) -> list[Any]:
+    if origin.endswith(".json"):
+        return [json.loads(text)]
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return [json.loads(text)]
+        except json.JSONDecodeError:
+            pass  # YAML in flow style (`{kind: Service}`), or YAML documents after one: as YAML
+    return _read_yaml(text, parallel)
 
 
 def _read_yaml(text: str, parallel: bool, min_size: int = halves.MIN_SIZE) -> list[Any]:
