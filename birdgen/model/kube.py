@@ -379,18 +379,13 @@ def _plain_text(value: Any) -> str:
     return value
 
 
+# bool before int: a YAML `true` is a bool and an int to Python.
+_TYPE_NAMES: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (type(None), "null"), (bool, "a boolean"), ((int, float), "a number"), (list, "a list"),
+    (dict, "a map"), (str, "a string"),
+)  # fmt: skip
+
+
 def _type_name(value: Any) -> str:
     """What a secret value is, without showing it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a map"
-    if isinstance(value, str):
-        return "a string"
-    return type(value).__name__
+    return next((name for t, name in _TYPE_NAMES if isinstance(value, t)), type(value).__name__)
