@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from birdgen.cli import main
@@ -128,6 +128,7 @@ def test_no_input_shape_ends_in_a_traceback(changes: list[tuple[str, hc.Path, An
         raise AssertionError(
             f"birdgen raised {type(result.exception).__name__}: {result.exception}"
         ) from result.exception
+    event(f"exit {result.exit_code}")  # the split, with --hypothesis-show-statistics
     if result.exit_code == 0:
         check_text(result.stdout, display_name="<fuzzed>")
         return
