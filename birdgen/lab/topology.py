@@ -476,26 +476,28 @@ class Lab:
         )
 
     def serve_http(
-        self, node: str, ip: str, *, port: int = 80, timeout: float = 10.0
+        self,
+        node: str,
+        ip: str,
+        *,
+        port: int = 80,
+        timeout: float = 10.0,
+        iface: str = IPVS_IFACE,
     ) -> HttpServer:
         """Make `ip` local on the node (as kube-proxy/IPVS does) and serve the node name on it.
 
-        The address goes on the node's `kube-ipvs0` as a /32 or /128, where kube-proxy in
-        IPVS mode puts Service IPs, so the node accepts packets for it; the ToR reaches it
-        through the BGP next hop (the node's LAN address), never by ARP/ND for the Service IP
-        itself. Not on `lo`: BIRD's `protocol direct` (which birdgen renders, as Calico does,
-        for every interface but cali* and kube-ipvs*) would then originate the address as a
-        device route and the node would advertise it whether or not it has an endpoint.
-        The server answers every GET with "<node>\n".
+        The address goes on the node's `iface` as a /32 or /128: by default `kube-ipvs0`,
+        where kube-proxy in IPVS mode puts Service IPs, so the node accepts packets for it;
+        the ToR reaches it through the BGP next hop (the node's LAN address), never by ARP/ND
+        for the Service IP itself. `iface="lo"` holds it where an LB agent or a DSR setup
+        would, in sight of BIRD's `protocol direct`. The server answers every GET with
+        "<node>\n".
         """
         lab_node = self.node(node)
+        if iface == IPVS_IFACE:
+            self._ensure_ipvs_iface(lab_node)
+        self.hold_address(node, ip, iface)
         addr = ipaddress.ip_address(ip)
-        plen = 32 if addr.version == 4 else 128
-        self._ensure_ipvs_iface(lab_node)
-        existing = lab_node.ns.ip_json("addr", "show", "dev", IPVS_IFACE)
-        have = {a.get("local") for i in existing for a in i.get("addr_info", [])}
-        if str(addr) not in have:
-            lab_node.ns.add_address(IPVS_IFACE, f"{addr}/{plen}")
         logpath = self._dir("http") / f"{node}-{addr}-{port}.log".replace(":", "_")
         log = logpath.open("ab")
         try:
@@ -522,6 +524,20 @@ class Lab:
             listening, timeout=timeout, interval=0.05, what=f"http server {needle} on {node}"
         )
         return server
+
+    def hold_address(self, node: str, ip: str, iface: str) -> None:
+        """Put `ip` on the node's `iface` as a /32 or /128, unless it is there already."""
+        ns = self.node(node).ns
+        addr = ipaddress.ip_address(ip)
+        existing = ns.ip_json("addr", "show", "dev", iface)
+        if str(addr) not in {a.get("local") for i in existing for a in i.get("addr_info", [])}:
+            ns.add_address(iface, f"{addr}/{32 if addr.version == 4 else 128}")
+
+    def release_address(self, node: str, ip: str, iface: str) -> None:
+        """Take `ip` off the node's `iface` again (no error if it is not there)."""
+        addr = ipaddress.ip_address(ip)
+        plen = 32 if addr.version == 4 else 128
+        self.node(node).ns.run(["ip", "addr", "del", f"{addr}/{plen}", "dev", iface], check=False)
 
     @staticmethod
     def _ensure_ipvs_iface(lab_node: LabNode) -> None:

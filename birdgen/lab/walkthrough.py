@@ -343,6 +343,12 @@ class Walkthrough:
         self.servers += started
         return started
 
+    def serve_on(self, ip: str, node: str, *, iface: str) -> HttpServer:
+        """Serve HTTP on `ip` on `node`, the address held on `iface` (e.g. "lo")."""
+        server = self.lab.serve_http(node, ip, iface=iface)
+        self.servers.append(server)
+        return server
+
     def stop_serving(self) -> None:
         for server in self.servers:
             self.lab.stop_http(server)

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 import birdgen
-from birdgen.model.values import IPNetwork
+from birdgen.model.values import Family, IPNetwork
 from birdgen.plan.types import FamilyPlan, FilterFunction, NodePlan, Route, Session
 from birdgen.render.bgpfilter import call, function_lines
 from birdgen.render.symbols import bird_string, comment, symbol
@@ -50,6 +50,11 @@ def prefix_set(nets: tuple[IPNetwork, ...]) -> str:
     return "[ " + ", ".join(f"{n}+" for n in nets) + " ]"
 
 
+# The service statics' route preference: above BIRD's defaults for device routes (240), static
+# (200), BGP (100) and kernel (10), and above the 200 the import filters give priority routes.
+SVC_PREFERENCE = 250
+
+
 def render(plan: NodePlan) -> str:
     return (
         environment()
@@ -57,6 +62,7 @@ def render(plan: NodePlan) -> str:
         .render(
             version=birdgen.__version__,
             plan=plan,
+            svc_preference=SVC_PREFERENCE,
             families=[_family_view(f) for f in plan.families],
         )
     )
@@ -76,6 +82,8 @@ def _family_view(fp: FamilyPlan) -> dict[str, Any]:
         "export_fn": f"birdgen_export_services_v{v}",
         "import": f"birdgen_import_v{v}",
         "kernel_filter": f"birdgen_kernel_v{v}",
+        "direct_filter": f"birdgen_direct_v{v}",
+        "host_len": 32 if fp.family is Family.V4 else 128,
         "priority_fn": f"birdgen_priority_v{v}",
         "communities_fn": f"birdgen_communities_v{v}",
         "local_pref_threshold": 2147483647 - fp.normal_priority,

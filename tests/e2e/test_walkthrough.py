@@ -305,6 +305,68 @@ def test_dual_stack_over_ipv6_sessions(walk: Walkthrough) -> None:
     walk.wait_tor(only({CLUSTER_RANGE: ALL4, CLUSTER_RANGE6: ALL6}))
 
 
+# --- 7. a Service IP held on an interface ---------------------------------------------------------
+
+
+def hold_on_lo(walk: Walkthrough, nodes: tuple[str, ...], ip: str) -> None:
+    """Put `ip` on `lo` of each node, as an LB agent or a DSR setup does, and wait (bounded)
+    until each node's BIRD knows the address: from then on its `protocol direct` has seen it."""
+    for node in nodes:
+        walk.lab.hold_address(node, ip, "lo")
+    for node in nodes:
+        wait_until(
+            lambda node=node: walk.lab.birds[node].birdc("show interfaces"),
+            timeout=10,
+            what=f"{node}'s BIRD seeing {ip} on lo",
+            ok=lambda out: f"{ip}/32" in out,
+        )
+
+
+def release_from_lo(walk: Walkthrough, nodes: tuple[str, ...], ip: str) -> None:
+    for node in nodes:
+        walk.lab.release_address(node, ip, "lo")
+
+
+@pytest.mark.netns
+def test_nodes_holding_the_service_ip_on_lo_still_advertise_it(walk: Walkthrough) -> None:
+    # nginx's endpoint nodes hold 10.49.62.131/32 on lo and serve it there; so does node-3,
+    # which has no endpoint. BIRD's direct protocol sees all three addresses.
+    holders = ("node-1", "node-2", "node-3")
+    try:
+        hold_on_lo(walk, holders, SERVICE_IP)
+        for node in holders:
+            walk.serve_on(SERVICE_IP, node, iface="lo")
+        # The ToR routes the /32 over exactly the two nodes with endpoints...
+        walk.wait_tor(only(BASE_ROUTES))
+        for node in ("node-1", "node-2"):
+            best = walk.lab.birds[node].show_route(f"{SVC32} primary")
+            assert "[svc4" in best and "direct" not in best, best
+        # ...and every request through it is answered, by one of them only.
+        answers = [walk.get(SERVICE_IP).strip() for _ in range(20)]
+        assert set(answers) == {"node-1", "node-2"}, answers
+    finally:
+        walk.stop_serving()
+        release_from_lo(walk, holders, SERVICE_IP)
+
+
+@pytest.mark.netns
+def test_a_held_service_ip_without_a_ready_local_endpoint_is_not_advertised(
+    walk: Walkthrough,
+) -> None:
+    # No ready endpoint anywhere: only the range is advertised, though node-1 and node-3
+    # hold the Service IP on lo.
+    holders = ("node-1", "node-3")
+    try:
+        walk.converge(BASE.but("none ready", endpoints=(), not_ready=("node-1",)))
+        hold_on_lo(walk, holders, SERVICE_IP)
+        walk.wait_tor(only({CLUSTER_RANGE: ALL4}))
+        # Still so once a ready endpoint shows up on node-2: the /32 is via node-2 alone.
+        walk.converge(BASE.but("node-2 ready", endpoints=("node-2",), not_ready=("node-1",)))
+        walk.wait_tor(only({CLUSTER_RANGE: ALL4, SVC32: {N2}}))
+    finally:
+        release_from_lo(walk, holders, SERVICE_IP)
+
+
 def test_expected_routes_match_the_walkthrough() -> None:
     """The lab command's convergence targets say what the tests above spell out."""
 
