@@ -262,7 +262,21 @@ def _prefix_advertisements(spec: Fields, named: dict[str, Community]) -> list[Pr
     return out
 
 
-def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> BGPPeer:
+def _multicast_warning(peer: str, field: str, ip: IPAddress) -> str:
+    effect = (
+        "no BGP session can come up with it"
+        if field == "peerIP"
+        else "BIRD never uses a route through it"
+    )
+    return (
+        f"BGPPeer/{peer}: spec.{field}: {ip} is a multicast address; rendered as Calico "
+        f"renders it, but {effect}"
+    )
+
+
+def parse_bgp_peer(
+    obj: dict[str, Any], name: str, problems: list[Problem], warnings: list[str] | None = None
+) -> BGPPeer:
     top = Fields("BGPPeer", name, obj, "", problems)
     top.only(_TOP_FIELDS)
     spec = top.sub("spec")
@@ -271,7 +285,12 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
     peer_ip, peer_port = (
         spec.get("peerIP", parse_peer_ip, no_peer_ip) if spec.raw("peerIP") else no_peer_ip
     )
-    if peer_ip is not None and (why := unusable_bgp_address(peer_ip)):
+    notes: list[str] = [] if warnings is None else warnings
+    if peer_ip is not None and peer_ip.is_multicast:
+        # Calico's validator has no multicast check and BIRD loads such a neighbor (the
+        # session just never comes up): render it, as confd does, and say so.
+        notes.append(_multicast_warning(name, "peerIP", peer_ip))
+    elif peer_ip is not None and (why := unusable_bgp_address(peer_ip)):
         spec.fail("peerIP", f"{why}; BIRD cannot peer with it")
         peer_ip = None
     node_selector = spec.get("nodeSelector", _selector, None)
@@ -284,7 +303,9 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
         next_hop = spec.one_of("nextHopMode", ("Auto", "Self", "Keep"), "Auto")  # type: ignore[assignment]
     keep = spec.get("keepOriginalNextHop", parse_bool, False)
     reachable_by = spec.get("reachableBy", parse_ip, None) if spec.raw("reachableBy") else None
-    if reachable_by is not None and (why := unusable_bgp_address(reachable_by)):
+    if reachable_by is not None and reachable_by.is_multicast:
+        notes.append(_multicast_warning(name, "reachableBy", reachable_by))
+    elif reachable_by is not None and (why := unusable_bgp_address(reachable_by)):
         spec.fail("reachableBy", f"{why}; it cannot be a gateway")
         reachable_by = None
 
@@ -305,11 +326,6 @@ def parse_bgp_peer(obj: dict[str, Any], name: str, problems: list[Problem]) -> B
             )
         if not as_number:
             spec.fail("asNumber", "is required with spec.localWorkloadSelector")
-    elif peer_ip is not None and as_number == 0:
-        if not spec.has("asNumber"):
-            spec.fail("asNumber", "is required with spec.peerIP")
-        elif spec.raw("asNumber") in (0, "0"):
-            spec.fail("asNumber", "0 is not a valid peer AS")
     if (
         not spec.raw("peerIP")
         and not spec.raw("peerSelector")

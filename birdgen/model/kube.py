@@ -66,12 +66,16 @@ def _opt_dict(value: Any) -> dict[str, Any]:
 
 
 def parse_service(
-    obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
+    obj: dict[str, Any],
+    namespace: str,
+    name: str,
+    problems: list[Problem],
+    warnings: list[str] | None = None,
 ) -> Service:
     try:
         return _service_fast(obj, namespace, name)
     except (_Surprise, ValueError):
-        return _service_fields(obj, namespace, name, problems)
+        return _service_fields(obj, namespace, name, problems, warnings)
 
 
 def _service_fast(obj: dict[str, Any], namespace: str, name: str) -> Service:
@@ -128,7 +132,11 @@ def _service_fast(obj: dict[str, Any], namespace: str, name: str) -> Service:
 
 
 def _service_fields(
-    obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
+    obj: dict[str, Any],
+    namespace: str,
+    name: str,
+    problems: list[Problem],
+    warnings: list[str] | None = None,
 ) -> Service:
     top = Fields("Service", f"{namespace}/{name}", obj, "", problems)
     spec = top.sub("spec")
@@ -150,13 +158,18 @@ def _service_fields(
         families = tuple(dict.fromkeys(Family(ip.version) for ip in cluster_ips))
     default_policy = "Cluster" if svc_type in ("NodePort", "LoadBalancer") else ""
     policy = spec.get("externalTrafficPolicy", _traffic_policy, default_policy)
-    ingress = [
-        ip
-        for item in top.sub("status").sub("loadBalancer").items("ingress")
-        if item.raw("ip")
-        for ip in [item.get("ip", _service_ip, None)]
-        if ip is not None
-    ]
+    ingress = []
+    for i, item in enumerate(top.sub("status").sub("loadBalancer").items("ingress")):
+        raw = item.raw("ip")
+        if isinstance(raw, str) and raw and not _is_ip(raw):
+            # confd skips an ingress IP it cannot parse (net.ParseIP) and logs it.
+            if warnings is not None:
+                warnings.append(
+                    f"Service/{namespace}/{name}: status.loadBalancer.ingress[{i}].ip: "
+                    f"{show(raw)} is not an IP address; skipped, as Calico skips it"
+                )
+        elif raw and (ip := item.get("ip", _service_ip, None)) is not None:
+            ingress.append(ip)
     return Service(
         namespace=namespace,
         name=name,
@@ -171,6 +184,14 @@ def _service_fields(
         ingress_ips=tuple(ingress),
         external_traffic_policy=policy,
     )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        parse_ip(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _service_ip(value: Any) -> Any:

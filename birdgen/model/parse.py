@@ -126,7 +126,7 @@ def parse_cluster(objects: Iterable[dict[str, Any]], notices: list[str] | None =
                 continue
             configs[name] = parse_bgp_configuration(obj, name, problems)
         elif kind == "BGPPeer":
-            peers.append(parse_bgp_peer(obj, name, problems))
+            peers.append(parse_bgp_peer(obj, name, problems, warnings))
         elif kind == "BGPFilter":
             filters[name] = parse_bgp_filter(obj, name, problems)
         elif kind == "Node":
@@ -138,7 +138,7 @@ def parse_cluster(objects: Iterable[dict[str, Any]], notices: list[str] | None =
             if pool is not None:
                 pools.append(pool)
         elif kind == "Service":
-            services.append(parse_service(obj, ns, name, problems))
+            services.append(parse_service(obj, ns, name, problems, warnings))
         elif kind == "EndpointSlice":
             eps = parse_endpoint_slice(obj, ns, name, problems)
             if eps is not None:

@@ -327,6 +327,15 @@ def plan_sessions(
         if entry.ip.is_unspecified:  # only from a Kubernetes Node annotation; BIRD refuses it
             _warn_once(warnings, f"BGPPeer/{peer.name}: no session with {entry.ip}")
             continue
+        if entry.as_number == 0:
+            # spec.asNumber is optional; matching Calico nodes took AS 0 as the global AS,
+            # but the session itself would be `as 0`, which BIRD refuses (Calico writes it).
+            _warn_once(
+                warnings,
+                f"BGPPeer/{peer.name}: spec.asNumber: not set (or 0); no session with "
+                f"{entry.ip}: BIRD cannot peer with AS 0",
+            )
+            continue
         for message in unknown_filter_warnings(cluster, peer):
             _warn_once(warnings, message)
         local_as = peer.local_as_number if entry.peer_ip_mode and peer.local_as_number else None
@@ -348,6 +357,15 @@ def plan_sessions(
             )
         if pw_source:
             reasons.append(f"password from {pw_source}")
+        if not peer.source_address_node_ip and cluster.default_config.bind_mode_node_ip:
+            # BIRD 2 has no global listen address: strict bind to the node's address (the
+            # template's `local <ip>`) makes it the source of every session anyway.
+            note = (
+                f"spec.sourceAddress: None has no effect under bindMode: NodeIP: "
+                f"the session's source is this node's {own} (strict bind)"
+            )
+            _warn_once(warnings, f"BGPPeer/{peer.name}: {note}")
+            reasons.append(note)
         imports = filter_calls(cluster, peer, fam, "import")
         exports = filter_calls(cluster, peer, fam, "export")
         if imports or exports:

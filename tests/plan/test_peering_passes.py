@@ -371,7 +371,6 @@ INVALID_PEERS = [
     ),
     ({"peerIP": "10.9.9.9:0", "asNumber": 1}, "spec.peerIP"),
     ({"peerIP": "10.9.9", "asNumber": 1}, "spec.peerIP"),
-    ({"peerIP": "10.9.9.9", "asNumber": 0}, "spec.asNumber"),
     ({"peerIP": "10.9.9.9", "asNumber": "1.65536"}, "spec.asNumber"),
     ({"peerSelector": "role =="}, "spec.peerSelector"),
     ({"peerIP": "10.9.9.9", "asNumber": 1, "sourceAddress": "Any"}, "spec.sourceAddress"),

@@ -196,7 +196,7 @@ def test_an_invalid_bgppeer_is_held_and_everything_else_reaches_bird(
     tor = api.get("BGPPeer", "tor", api_version=CALICO)
     tor["spec"]["asNumber"] = 4294967296
     api.update(tor)
-    api.create(obj(CALICO, "BGPPeer", "bad", spec={"peerIP": "192.168.1.2", "asNumber": 0}))
+    api.create(obj(CALICO, "BGPPeer", "bad", spec={"peerIP": "192.168.1.2:0", "asNumber": 64512}))
     # An unrelated Service change must still reach BIRD.
     api.create(service("api", "10.49.0.11"))
     api.create(endpoint_slice("api", [NODE]))
