@@ -3,8 +3,9 @@
 The statements follow Calico's generator rule by rule, so a config diff against Calico's is
 readable: conditions joined with `&&`, then the operations, then `accept;`/`reject;`; rules with
 a peerType are wrapped in `if (is_same_as)` / `if (!is_same_as)`, and such a function takes the
-boolean. The only textual difference: a priority match is guarded by `defined(krt_metric)`,
-because BIRD 2 cannot compare an undefined attribute.
+boolean. A rule's priority N is Calico's local preference 2147483647 - N, matched and set on
+import and export alike, so a route received through a priority rule wins or loses best-path
+selection exactly as on a Calico node.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from birdgen.plan.types import FilterFunction
 from birdgen.render.symbols import bgp_filter_symbol, bird_string
 
 SAME_AS = "is_same_as"
+BIRD_INT_MAX = 2147483647  # Calico's template.BirdIntMaxValue
 
 
 def function_symbol(fn: FilterFunction) -> str:
@@ -64,7 +66,7 @@ def _conditions(rule: FilterRule) -> list[str]:
     if rule.as_path_prefix:
         out.append(f"(bgp_path ~ [= {' '.join(str(a) for a in rule.as_path_prefix)} * =])")
     if rule.priority is not None:
-        out.append(f"((defined(krt_metric))&&(krt_metric = {rule.priority}))")
+        out.append(f"(defined(bgp_local_pref)&&(bgp_local_pref = {local_pref(rule.priority)}))")
     return out
 
 
@@ -76,7 +78,12 @@ def _operation(op: Operation) -> list[str]:
         # BIRD prepends one AS at a time: the last prepended ends up first, so go backwards.
         return [f"bgp_path.prepend({asn});" for asn in reversed(op.prefix)]
     assert isinstance(op, SetPriority)
-    return [f"krt_metric = {op.value};"]
+    return [f"bgp_local_pref = {local_pref(op.value)};"]
+
+
+def local_pref(priority: int) -> int:
+    """Calico's conversion between a route priority (lower wins) and BGP local preference."""
+    return BIRD_INT_MAX - priority
 
 
 def _tuple(c: Community) -> str:

@@ -16,7 +16,7 @@ import jinja2
 import birdgen
 from birdgen.model.values import Family, IPNetwork
 from birdgen.plan.types import FamilyPlan, FilterFunction, NodePlan, Route, Session
-from birdgen.render.bgpfilter import call, function_lines
+from birdgen.render.bgpfilter import call, function_lines, local_pref
 from birdgen.render.symbols import bird_string, comment, symbol
 
 
@@ -86,7 +86,7 @@ def _family_view(fp: FamilyPlan) -> dict[str, Any]:
         "host_len": 32 if fp.family is Family.V4 else 128,
         "priority_fn": f"birdgen_priority_v{v}",
         "communities_fn": f"birdgen_communities_v{v}",
-        "local_pref_threshold": 2147483647 - fp.normal_priority,
+        "local_pref_threshold": local_pref(fp.normal_priority),
         # One heading per BGPFilter (as Calico's `# v4 BGPFilter <name>`), then its functions.
         "filter_functions": [
             {

@@ -98,7 +98,7 @@ RULES = [
             "communities": {"values": ["65000:100"]},
             "operations": [{"setPriority": {"value": 100}}],
         },
-        "if (((65000, 100) ~ bgp_community)) then { krt_metric = 100; accept; }",
+        "if (((65000, 100) ~ bgp_community)) then { bgp_local_pref = 2147483547; accept; }",
     ),
     (
         4,
@@ -121,7 +121,8 @@ RULES = [
                 {"prependASPath": {"prefix": [65000, 65001]}},
             ],
         },
-        "if (((defined(krt_metric))&&(krt_metric = 512))) then { bgp_community.add((65001, 200)); "
+        "if ((defined(bgp_local_pref)&&(bgp_local_pref = 2147483135))) then "
+        "{ bgp_community.add((65001, 200)); "
         "bgp_large_community.add((65001, 10, 20)); bgp_path.prepend(65001); bgp_path.prepend(65000); accept; }",
     ),
     (
