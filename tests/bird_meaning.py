@@ -139,6 +139,20 @@ def sessions(text: str) -> dict[str, Session]:
     return out
 
 
+def node_settings(text: str) -> dict[str, str]:
+    """The node-wide settings both configs spell the same way: router id, and the interfaces
+    the direct protocol takes (Calico's in a `template direct`, birdgen's in `protocol direct`)."""
+    text = _strip_comments(text)
+    out = {}
+    if m := re.search(r"^router id (\S+);", text, re.M):
+        out["router id"] = m.group(1)
+    for m in re.finditer(r"^(?:template|protocol) direct\b[^{\n]*\{", text, re.M):
+        body, _ = block(text, m.end() - 1)
+        if i := re.search(r"\binterface ([^;]+);", body):
+            out["direct interfaces"] = " ".join(i.group(1).split())
+    return out
+
+
 def static_routes(text: str, protocols: Iterable[str] | None = None) -> list[str]:
     """Prefixes of `route P blackhole;` lines in static protocols (all, or those named)."""
     text = _strip_comments(text)

@@ -32,7 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from bird_meaning import Candidate, decide, functions, sessions, static_protocol, view
+from bird_meaning import (
+    Candidate,
+    decide,
+    functions,
+    node_settings,
+    sessions,
+    static_protocol,
+    view,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "golden"
@@ -103,6 +111,32 @@ SCENARIOS: dict[str, tuple[str, str, str, dict[str, str]]] = {
         "bgpfilter/kubevirt_live_migration", "bgpfilter/kubevirt_live_migration", "kube-master", {}
     ),
     "bgpfilter-node-mesh": ("bgpfilter/node_mesh", "bgpfilter/node_mesh", "kube-master", {}),
+    "bgpfilter-export-only-explicit": ("bgpfilter/export_only/explicit_peer", "bgpfilter/export_only/explicit_peer", "kube-master", {}),
+    "bgpfilter-export-only-global": ("bgpfilter/export_only/global_peer", "bgpfilter/export_only/global_peer", "kube-master", {}),
+    "bgpfilter-import-only-explicit": ("bgpfilter/import_only/explicit_peer", "bgpfilter/import_only/explicit_peer", "kube-master", {}),
+    "bgpfilter-import-only-global": ("bgpfilter/import_only/global_peer", "bgpfilter/import_only/global_peer", "kube-master", {}),
+    "bgpfilter-filter-names": ("bgpfilter/filter_names", "bgpfilter/filter_names", "kube-master", {}),
+    "bgpfilter-match-interface": ("bgpfilter/match_interface", "bgpfilter/match_interface", "kube-master", {}),
+    "bgpfilter-match-source": ("bgpfilter/match_source", "bgpfilter/match_source", "kube-master", {}),
+    "bgpfilter-multi-filter-global": ("bgpfilter/multi_filter/global_peer", "bgpfilter/multi_filter/global_peer", "kube-master", {}),
+    "bgpfilter-single-filter-explicit": ("bgpfilter/single_filter/explicit_peer", "bgpfilter/single_filter/explicit_peer", "kube-master", {}),
+    "bgpfilter-single-filter-global": ("bgpfilter/single_filter/global_peer", "bgpfilter/single_filter/global_peer", "kube-master", {}),
+    "bgpfilter-v4-only-explicit": ("bgpfilter/v4_only/explicit_peer", "bgpfilter/v4_only/explicit_peer", "kube-master", {}),
+    "bgpfilter-v4-only-global": ("bgpfilter/v4_only/global_peer", "bgpfilter/v4_only/global_peer", "kube-master", {}),
+    "bgpfilter-v6-only-explicit": ("bgpfilter/v6_only/explicit_peer", "bgpfilter/v6_only/explicit_peer", "kube-master", {}),
+    "bgpfilter-v6-only-global": ("bgpfilter/v6_only/global_peer", "bgpfilter/v6_only/global_peer", "kube-master", {}),
+    "explicit-keepnexthop-global": ("explicit_peering/keepnexthop-global", "explicit_peering/keepnexthop-global", "kube-master", {}),
+    "explicit-local-as-global": ("explicit_peering/local-as-global", "explicit_peering/local-as-global", "kube-master", {}),
+    "explicit-local-as-global-ipv6": ("explicit_peering/local-as-global-ipv6", "explicit_peering/local-as-global-ipv6", "kube-master", {}),
+    "explicit-local-as-ipv6": ("explicit_peering/local-as-ipv6", "explicit_peering/local-as-ipv6", "kube-master", {}),
+    "explicit-route-reflector-v6-by-ip": ("explicit_peering/route_reflector_v6_by_ip", "explicit_peering/route_reflector_v6_by_ip", "kube-master", {}),
+    "ignored-interfaces": ("ignored_interfaces", "ignored_interfaces", "kube-master", {}),
+    "ttl-peer-selector": ("ttl_security/peer_selector", "ttl_security/peer_selector", "kube-master", {}),
+    "static-routes-no-ipv4-address": (
+        "mesh/static-routes-no-ipv4-address", "mesh/static-routes-no-ipv4-address", "kube-master",
+        {"CALICO_ROUTER_ID": "10.10.10.10"},
+    ),
+    "sourceaddr-gracefulrestart": ("sourceaddr_gracefulrestart", "sourceaddr_gracefulrestart/step1", "node1", {}),
     "password-step1": ("password", "password/step1", "node1", {}),
     "password-step3": ("password", "password/step3", "node1", {}),
     "password-step6": ("password", "password/step6", "node1", {}),
@@ -289,6 +323,7 @@ def derive(git_dir: str, name: str) -> None:
                 capture_output=True, text=True, check=True,
             ).stdout.strip(),
         },
+        "node": node_settings(files["bird.cfg"]),
         "sessions": {},
         "routes": {},
         "candidates": {},

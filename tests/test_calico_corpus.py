@@ -2,6 +2,7 @@
 `expected.json`, what Calico's goldens mean (recorded by tests/derive_calico_expectations.py).
 birdgen must mean the same, by meaning rather than text:
 
+* the same router id and direct-protocol interfaces;
 * the same BGP sessions, each with the same local AS and statements (neighbor, port, AS,
   source address, TTL security, passive, password, RR client, next hop, timers, allow local as);
 * the same service routes originated;
@@ -24,7 +25,15 @@ from typing import Any
 
 import pytest
 from bird_daemon import netns_problem
-from bird_meaning import Candidate, decide, sessions, static_protocol, static_routes, view
+from bird_meaning import (
+    Candidate,
+    decide,
+    node_settings,
+    sessions,
+    static_protocol,
+    static_routes,
+    view,
+)
 from test_golden import scenario_env
 
 from birdgen.pipeline import render_objects
@@ -102,6 +111,8 @@ def test_same_sessions_and_routes(scenario: Path) -> None:
     rendered = render_objects(files.load([str(scenario / "input")]), scenario_env(scenario))
     got = {name: s.summary() for name, s in sessions(rendered.text).items()}
     compare("sessions", expected["sessions"], got, divergences.get("sessions", {}))
+    if "node" in expected:
+        compare("node settings", expected["node"], node_settings(rendered.text), {})
     for fam in ("4", "6"):
         routes = sorted(static_routes(rendered.text, [f"svc{fam}"]))
         assert routes == sorted(expected["routes"][fam]), f"IPv{fam} service routes"
