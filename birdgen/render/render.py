@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 import birdgen
-from birdgen.model.values import Family, IPNetwork
+from birdgen.model.values import IPNetwork
 from birdgen.plan.types import FamilyPlan, FilterFunction, NodePlan, Route, Session
 from birdgen.render.bgpfilter import call, function_lines, local_pref
 from birdgen.render.symbols import bird_string, comment, symbol
@@ -82,8 +82,6 @@ def _family_view(fp: FamilyPlan) -> dict[str, Any]:
         "export_fn": f"birdgen_export_services_v{v}",
         "import": f"birdgen_import_v{v}",
         "kernel_filter": f"birdgen_kernel_v{v}",
-        "direct_filter": f"birdgen_direct_v{v}",
-        "host_len": 32 if fp.family is Family.V4 else 128,
         "priority_fn": f"birdgen_priority_v{v}",
         "communities_fn": f"birdgen_communities_v{v}",
         "local_pref_threshold": local_pref(fp.normal_priority),
