@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from bird_meaning import (
@@ -47,103 +47,80 @@ GOLDEN = ROOT / "golden"
 MOCK = "confd/tests/mock_data/calicoctl"
 COMPILED = "confd/tests/compiled_templates"
 
-# golden/calico-<name>: (mock_data dir, compiled_templates dir, node, env)
-SCENARIOS: dict[str, tuple[str, str, str, dict[str, str]]] = {
-    "static-routes": ("mesh/static-routes", "mesh/static-routes", "kube-master", {}),
-    "static-routes-exclude-node": (
-        "mesh/static-routes-exclude-node", "mesh/static-routes-exclude-node", "kube-master", {}
+
+class Scenario(NamedTuple):
+    mock: str  # under confd/tests/mock_data/calicoctl/
+    compiled: str = ""  # under confd/tests/compiled_templates/; default: the same as `mock`
+    node: str = "kube-master"
+    env: dict[str, str] = {}  # noqa: RUF012 - never mutated
+
+
+# golden/calico-<name> -> where its inputs and goldens are in Calico's tree.
+SCENARIOS: dict[str, Scenario] = {
+    "static-routes": Scenario("mesh/static-routes"),
+    "static-routes-exclude-node": Scenario("mesh/static-routes-exclude-node"),
+    "communities": Scenario("mesh/communities"),
+    "restart-time": Scenario("mesh/restart-time"),
+    "route-reflector-mesh-enabled": Scenario("mesh/route-reflector-mesh-enabled"),
+    "hash": Scenario("mesh/hash", env={"CALICO_ROUTER_ID": "hash"}),
+    "explicit-global": Scenario("explicit_peering/global"),
+    "explicit-global-external": Scenario("explicit_peering/global-external"),
+    "explicit-global-ipv6": Scenario("explicit_peering/global-ipv6"),
+    "explicit-keepnexthop": Scenario("explicit_peering/keepnexthop"),
+    "explicit-local-as": Scenario("explicit_peering/local-as"),
+    "explicit-route-reflector": Scenario("explicit_peering/route_reflector"),
+    "explicit-selectors": Scenario("explicit_peering/selectors"),
+    "explicit-specific-node": Scenario("explicit_peering/specific_node"),
+    "next-hop-global": Scenario("next_hop_mode/global_peers"),
+    "next-hop-route-reflectors": Scenario("next_hop_mode/route_reflectors"),
+    "reachable-by-global": Scenario("reachable_by/global_peers"),
+    "reachable-by-route-reflectors": Scenario("reachable_by/route_reflectors"),
+    "reverse-auto": Scenario("reverse_peering/auto"),
+    "reverse-manual": Scenario("reverse_peering/manual"),
+    "ttl-explicit-node": Scenario("ttl_security/explicit_node"),
+    "ttl-global": Scenario("ttl_security/global"),
+    "bgpfilter-as-path-priority": Scenario("bgpfilter/as_path_and_priority"),
+    "bgpfilter-communities-operations": Scenario("bgpfilter/communities_and_operations"),
+    "bgpfilter-large-community": Scenario("bgpfilter/large_community"),
+    "bgpfilter-match-operators": Scenario("bgpfilter/match_operators"),
+    "bgpfilter-peer-type": Scenario("bgpfilter/peer_type"),
+    "bgpfilter-multi-filter-explicit": Scenario("bgpfilter/multi_filter/explicit_peer"),
+    "bgpfilter-kubevirt": Scenario("bgpfilter/kubevirt_live_migration"),
+    "bgpfilter-node-mesh": Scenario("bgpfilter/node_mesh"),
+    "bgpfilter-export-only-explicit": Scenario("bgpfilter/export_only/explicit_peer"),
+    "bgpfilter-export-only-global": Scenario("bgpfilter/export_only/global_peer"),
+    "bgpfilter-import-only-explicit": Scenario("bgpfilter/import_only/explicit_peer"),
+    "bgpfilter-import-only-global": Scenario("bgpfilter/import_only/global_peer"),
+    "bgpfilter-filter-names": Scenario("bgpfilter/filter_names"),
+    "bgpfilter-match-interface": Scenario("bgpfilter/match_interface"),
+    "bgpfilter-match-source": Scenario("bgpfilter/match_source"),
+    "bgpfilter-multi-filter-global": Scenario("bgpfilter/multi_filter/global_peer"),
+    "bgpfilter-single-filter-explicit": Scenario("bgpfilter/single_filter/explicit_peer"),
+    "bgpfilter-single-filter-global": Scenario("bgpfilter/single_filter/global_peer"),
+    "bgpfilter-v4-only-explicit": Scenario("bgpfilter/v4_only/explicit_peer"),
+    "bgpfilter-v4-only-global": Scenario("bgpfilter/v4_only/global_peer"),
+    "bgpfilter-v6-only-explicit": Scenario("bgpfilter/v6_only/explicit_peer"),
+    "bgpfilter-v6-only-global": Scenario("bgpfilter/v6_only/global_peer"),
+    "explicit-keepnexthop-global": Scenario("explicit_peering/keepnexthop-global"),
+    "explicit-local-as-global": Scenario("explicit_peering/local-as-global"),
+    "explicit-local-as-global-ipv6": Scenario("explicit_peering/local-as-global-ipv6"),
+    "explicit-local-as-ipv6": Scenario("explicit_peering/local-as-ipv6"),
+    "explicit-route-reflector-v6-by-ip": Scenario("explicit_peering/route_reflector_v6_by_ip"),
+    "ignored-interfaces": Scenario("ignored_interfaces"),
+    "ttl-peer-selector": Scenario("ttl_security/peer_selector"),
+    "static-routes-no-ipv4-address": Scenario(
+        "mesh/static-routes-no-ipv4-address", env={"CALICO_ROUTER_ID": "10.10.10.10"}
     ),
-    "communities": ("mesh/communities", "mesh/communities", "kube-master", {}),
-    "restart-time": ("mesh/restart-time", "mesh/restart-time", "kube-master", {}),
-    "route-reflector-mesh-enabled": (
-        "mesh/route-reflector-mesh-enabled", "mesh/route-reflector-mesh-enabled", "kube-master", {}
+    "sourceaddr-gracefulrestart": Scenario(
+        "sourceaddr_gracefulrestart", compiled="sourceaddr_gracefulrestart/step1", node="node1"
     ),
-    "hash": ("mesh/hash", "mesh/hash", "kube-master", {"CALICO_ROUTER_ID": "hash"}),
-    "explicit-global": ("explicit_peering/global", "explicit_peering/global", "kube-master", {}),
-    "explicit-global-external": (
-        "explicit_peering/global-external", "explicit_peering/global-external", "kube-master", {}
-    ),
-    "explicit-global-ipv6": (
-        "explicit_peering/global-ipv6", "explicit_peering/global-ipv6", "kube-master", {}
-    ),
-    "explicit-keepnexthop": (
-        "explicit_peering/keepnexthop", "explicit_peering/keepnexthop", "kube-master", {}
-    ),
-    "explicit-local-as": ("explicit_peering/local-as", "explicit_peering/local-as", "kube-master", {}),
-    "explicit-route-reflector": (
-        "explicit_peering/route_reflector", "explicit_peering/route_reflector", "kube-master", {}
-    ),
-    "explicit-selectors": ("explicit_peering/selectors", "explicit_peering/selectors", "kube-master", {}),
-    "explicit-specific-node": (
-        "explicit_peering/specific_node", "explicit_peering/specific_node", "kube-master", {}
-    ),
-    "next-hop-global": ("next_hop_mode/global_peers", "next_hop_mode/global_peers", "kube-master", {}),
-    "next-hop-route-reflectors": (
-        "next_hop_mode/route_reflectors", "next_hop_mode/route_reflectors", "kube-master", {}
-    ),
-    "reachable-by-global": ("reachable_by/global_peers", "reachable_by/global_peers", "kube-master", {}),
-    "reachable-by-route-reflectors": (
-        "reachable_by/route_reflectors", "reachable_by/route_reflectors", "kube-master", {}
-    ),
-    "reverse-auto": ("reverse_peering/auto", "reverse_peering/auto", "kube-master", {}),
-    "reverse-manual": ("reverse_peering/manual", "reverse_peering/manual", "kube-master", {}),
-    "ttl-explicit-node": ("ttl_security/explicit_node", "ttl_security/explicit_node", "kube-master", {}),
-    "ttl-global": ("ttl_security/global", "ttl_security/global", "kube-master", {}),
-    "bgpfilter-as-path-priority": (
-        "bgpfilter/as_path_and_priority", "bgpfilter/as_path_and_priority", "kube-master", {}
-    ),
-    "bgpfilter-communities-operations": (
-        "bgpfilter/communities_and_operations", "bgpfilter/communities_and_operations",
-        "kube-master", {},
-    ),
-    "bgpfilter-large-community": (
-        "bgpfilter/large_community", "bgpfilter/large_community", "kube-master", {}
-    ),
-    "bgpfilter-match-operators": (
-        "bgpfilter/match_operators", "bgpfilter/match_operators", "kube-master", {}
-    ),
-    "bgpfilter-peer-type": ("bgpfilter/peer_type", "bgpfilter/peer_type", "kube-master", {}),
-    "bgpfilter-multi-filter-explicit": (
-        "bgpfilter/multi_filter/explicit_peer", "bgpfilter/multi_filter/explicit_peer",
-        "kube-master", {},
-    ),
-    "bgpfilter-kubevirt": (
-        "bgpfilter/kubevirt_live_migration", "bgpfilter/kubevirt_live_migration", "kube-master", {}
-    ),
-    "bgpfilter-node-mesh": ("bgpfilter/node_mesh", "bgpfilter/node_mesh", "kube-master", {}),
-    "bgpfilter-export-only-explicit": ("bgpfilter/export_only/explicit_peer", "bgpfilter/export_only/explicit_peer", "kube-master", {}),
-    "bgpfilter-export-only-global": ("bgpfilter/export_only/global_peer", "bgpfilter/export_only/global_peer", "kube-master", {}),
-    "bgpfilter-import-only-explicit": ("bgpfilter/import_only/explicit_peer", "bgpfilter/import_only/explicit_peer", "kube-master", {}),
-    "bgpfilter-import-only-global": ("bgpfilter/import_only/global_peer", "bgpfilter/import_only/global_peer", "kube-master", {}),
-    "bgpfilter-filter-names": ("bgpfilter/filter_names", "bgpfilter/filter_names", "kube-master", {}),
-    "bgpfilter-match-interface": ("bgpfilter/match_interface", "bgpfilter/match_interface", "kube-master", {}),
-    "bgpfilter-match-source": ("bgpfilter/match_source", "bgpfilter/match_source", "kube-master", {}),
-    "bgpfilter-multi-filter-global": ("bgpfilter/multi_filter/global_peer", "bgpfilter/multi_filter/global_peer", "kube-master", {}),
-    "bgpfilter-single-filter-explicit": ("bgpfilter/single_filter/explicit_peer", "bgpfilter/single_filter/explicit_peer", "kube-master", {}),
-    "bgpfilter-single-filter-global": ("bgpfilter/single_filter/global_peer", "bgpfilter/single_filter/global_peer", "kube-master", {}),
-    "bgpfilter-v4-only-explicit": ("bgpfilter/v4_only/explicit_peer", "bgpfilter/v4_only/explicit_peer", "kube-master", {}),
-    "bgpfilter-v4-only-global": ("bgpfilter/v4_only/global_peer", "bgpfilter/v4_only/global_peer", "kube-master", {}),
-    "bgpfilter-v6-only-explicit": ("bgpfilter/v6_only/explicit_peer", "bgpfilter/v6_only/explicit_peer", "kube-master", {}),
-    "bgpfilter-v6-only-global": ("bgpfilter/v6_only/global_peer", "bgpfilter/v6_only/global_peer", "kube-master", {}),
-    "explicit-keepnexthop-global": ("explicit_peering/keepnexthop-global", "explicit_peering/keepnexthop-global", "kube-master", {}),
-    "explicit-local-as-global": ("explicit_peering/local-as-global", "explicit_peering/local-as-global", "kube-master", {}),
-    "explicit-local-as-global-ipv6": ("explicit_peering/local-as-global-ipv6", "explicit_peering/local-as-global-ipv6", "kube-master", {}),
-    "explicit-local-as-ipv6": ("explicit_peering/local-as-ipv6", "explicit_peering/local-as-ipv6", "kube-master", {}),
-    "explicit-route-reflector-v6-by-ip": ("explicit_peering/route_reflector_v6_by_ip", "explicit_peering/route_reflector_v6_by_ip", "kube-master", {}),
-    "ignored-interfaces": ("ignored_interfaces", "ignored_interfaces", "kube-master", {}),
-    "ttl-peer-selector": ("ttl_security/peer_selector", "ttl_security/peer_selector", "kube-master", {}),
-    "static-routes-no-ipv4-address": (
-        "mesh/static-routes-no-ipv4-address", "mesh/static-routes-no-ipv4-address", "kube-master",
-        {"CALICO_ROUTER_ID": "10.10.10.10"},
-    ),
-    "sourceaddr-gracefulrestart": ("sourceaddr_gracefulrestart", "sourceaddr_gracefulrestart/step1", "node1", {}),
-    "password-step1": ("password", "password/step1", "node1", {}),
-    "password-step3": ("password", "password/step3", "node1", {}),
-    "password-step6": ("password", "password/step6", "node1", {}),
-    "mesh-password-step1": ("mesh_password", "mesh/password/step1", "kube-master", {}),
-    "mesh-password-step2": ("mesh_password", "mesh/password/step2", "kube-master", {}),
-    "mesh-password-step3": ("mesh_password", "mesh/password/step3", "kube-master", {}),
-}  # fmt: skip
+    "password-step1": Scenario("password", compiled="password/step1", node="node1"),
+    "password-step3": Scenario("password", compiled="password/step3", node="node1"),
+    "password-step6": Scenario("password", compiled="password/step6", node="node1"),
+    "mesh-password-step1": Scenario("mesh_password", compiled="mesh/password/step1"),
+    "mesh-password-step2": Scenario("mesh_password", compiled="mesh/password/step2"),
+    "mesh-password-step3": Scenario("mesh_password", compiled="mesh/password/step3"),
+}
 
 
 def _secret(name: str, data: dict[str, str]) -> str:
@@ -250,7 +227,7 @@ def add_rule_candidates(rule: dict[str, Any], family: int, index: int, add: Any)
         add(Candidate(bare))
 
 
-def family_candidates_fix(cands: list[Candidate], family: int) -> list[Candidate]:
+def of_family(cands: list[Candidate], family: int) -> list[Candidate]:
     return [c for c in cands if ipaddress.ip_network(c.prefix).version == family]
 
 
@@ -284,6 +261,7 @@ def calico_decisions(
 
 def derive(git_dir: str, name: str) -> None:
     mock, compiled, node, env = SCENARIOS[name]
+    compiled = compiled or mock
     dest = GOLDEN / f"calico-{name}"
     inputs_dir = dest / "input"
     if inputs_dir.exists():
@@ -337,7 +315,7 @@ def derive(git_dir: str, name: str) -> None:
             expected["sessions"].update({k: v.summary() for k, v in sess.items()})
             own = originated(files[f"bird{suffix}_aggr.cfg"])
             expected["routes"][str(family)] = own
-            cands = family_candidates_fix(candidates(inputs, own, family), family)
+            cands = of_family(candidates(inputs, own, family), family)
             expected["candidates"][str(family)] = [c.to_json() for c in cands]
             export, imported = calico_decisions(files, family, cands, Path(tmp) / str(family))
             expected["export"].update(export)

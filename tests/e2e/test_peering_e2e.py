@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from manifests import bgp_peer
 
 from birdgen.lab.bird import BirdDaemon
 from birdgen.lab.netns import (
@@ -55,13 +56,7 @@ def manifests() -> list[dict[str, Any]]:
             "spec": {"bgp": {"ipv4Address": f"{ip}/24", **bgp}},
         }
 
-    def peer(name: str, **spec: Any) -> dict[str, Any]:
-        return {
-            "apiVersion": "projectcalico.org/v3",
-            "kind": "BGPPeer",
-            "metadata": {"name": name},
-            "spec": spec,
-        }
+    peer = bgp_peer
 
     return [
         node("rr", RR, routeReflectorClusterID="10.77.0.100"),

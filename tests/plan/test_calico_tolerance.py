@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from manifests import bgp_configuration, bgp_peer
 
 from birdgen.errors import InvalidInput
 from birdgen.model.resources import Environment
@@ -30,22 +31,7 @@ def node(name: str, v4: str, v6: str | None = None, **bgp: Any) -> dict[str, Any
     }
 
 
-def config(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "projectcalico.org/v3",
-        "kind": "BGPConfiguration",
-        "metadata": {"name": "default"},
-        "spec": {"nodeToNodeMeshEnabled": False, **spec},
-    }
-
-
-def peer(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "projectcalico.org/v3",
-        "kind": "BGPPeer",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+config, peer = bgp_configuration, bgp_peer
 
 
 NODES = [node("n1", "10.0.0.1", "fd00::1"), node("n2", "10.0.0.2", "fd00::2")]

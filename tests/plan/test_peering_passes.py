@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from manifests import bgp_configuration, bgp_peer
 
 from birdgen.errors import InvalidInput
 from birdgen.model.parse import parse_cluster
@@ -57,22 +58,7 @@ def node(
     }
 
 
-def config(**spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "projectcalico.org/v3",
-        "kind": "BGPConfiguration",
-        "metadata": {"name": "default"},
-        "spec": {"nodeToNodeMeshEnabled": False, **spec},
-    }
-
-
-def peer(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "projectcalico.org/v3",
-        "kind": "BGPPeer",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+config, peer = bgp_configuration, bgp_peer
 
 
 def nodes(fam: int, **extra: Any) -> list[dict[str, Any]]:
