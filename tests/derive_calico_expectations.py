@@ -321,11 +321,18 @@ def derive(git_dir: str, name: str) -> None:
             expected["export"].update(export)
             expected["import"].update(imported)
     (dest / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    listed = ", ".join(f"`{f}`" for f in copied if f != "secrets.yaml")
+    secrets = (
+        "; `secrets.yaml`: the Secrets this step of `confd/tests/daemon_test.go` creates, "
+        "written as manifests"
+        if "secrets.yaml" in copied
+        else ""
+    )
     (dest / "README.md").write_text(
         f"# calico-{name}\n\n"
         f"A scenario of Calico's confd test corpus (projectcalico/calico at "
         f"{expected['origin']['commit'][:12]}).\n\n"
-        f"* `input/`: {', '.join(expected['origin']['inputs'])}, unchanged.\n"
+        f"* `input/`: {listed} of `{MOCK}/{mock}/`, unchanged{secrets}.\n"
         f"* `expected.json`: what Calico's goldens in `{expected['origin']['goldens']}` mean "
         "(sessions, service routes, and each session's filter decisions over `candidates`, run "
         "by BIRD 2), recorded by `tests/derive_calico_expectations.py`.\n"
