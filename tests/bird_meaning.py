@@ -110,6 +110,12 @@ def _statements(body: str) -> list[str]:
     return [" ".join(s.split()) for s in body.split(";") if s.strip()]
 
 
+def neighbor_family(options: Iterable[str]) -> int:
+    """The address family of a session, from its `neighbor` statement."""
+    neighbor = next(o for o in options if o.startswith("neighbor "))
+    return 6 if ":" in neighbor.split()[1] else 4
+
+
 def sessions(text: str) -> dict[str, Session]:
     """The BGP sessions of a BIRD 1.x or 2.x config, with template statements folded in."""
     text = _strip_comments(text)
@@ -151,6 +157,28 @@ def node_settings(text: str) -> dict[str, str]:
         if i := re.search(r"\binterface ([^;]+);", body):
             out["direct interfaces"] = " ".join(i.group(1).split())
     return out
+
+
+def listen(text: str, family: int) -> str:
+    """Where the BGP speaker of `family` listens, as "address:port" ("*" for any address).
+
+    Calico (BIRD 1.x, one file per family) says `listen bgp [address A] [port P];`; birdgen
+    (BIRD 2) puts `local [A] [port P] as N;` plus `strict bind on;` in its `bgp4`/`bgp6`
+    template, the address binding only with strict bind. "" when no session of `family`
+    exists: then no peer is listened for (Calico's BIRD6 without peers, birdgen without IPv6)."""
+    if family not in {neighbor_family(s.options) for s in sessions(text).values()}:
+        return ""
+    text = _strip_comments(text)
+    if m := re.search(r"^listen bgp(?: address (\S+))?(?: port (\d+))?;", text, re.M):
+        return f"{m.group(1) or '*'}:{m.group(2) or 179}"
+    templates = blocks(text, "template bgp")
+    body = templates.get(f"bgp{family}", "")
+    address = port = None
+    # The template says `local as N;` first, then `local [A] [port P] as N;` when it has either.
+    for m in re.finditer(r"^\s*local (?:(?!as )(\S+) )?(?:port (\d+) )?as \d+;", body, re.M):
+        address = m.group(1) if m.group(1) and "strict bind on;" in body else address
+        port = m.group(2) or port
+    return f"{address or '*'}:{port or 179}"
 
 
 def static_routes(text: str, protocols: Iterable[str] | None = None) -> list[str]:

@@ -2,7 +2,7 @@
 `expected.json`, what Calico's goldens mean (recorded by tests/derive_calico_expectations.py).
 birdgen must mean the same, by meaning rather than text:
 
-* the same router id and direct-protocol interfaces;
+* the same router id, direct-protocol interfaces and BGP listen address and port;
 * the same BGP sessions, each with the same local AS and statements (neighbor, port, AS,
   source address, TTL security, passive, password, RR client, next hop, timers, allow local as);
 * the same service routes originated;
@@ -28,6 +28,8 @@ from bird_daemon import netns_problem
 from bird_meaning import (
     Candidate,
     decide,
+    listen,
+    neighbor_family,
     node_settings,
     sessions,
     static_protocol,
@@ -100,11 +102,6 @@ def explode(
     }
 
 
-def family(session: dict[str, Any]) -> str:
-    neighbor = next(o for o in session["options"] if o.startswith("neighbor "))
-    return "6" if ":" in neighbor.split()[1] else "4"
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_same_sessions_and_routes(scenario: Path) -> None:
     expected, divergences = load(scenario)
@@ -112,7 +109,12 @@ def test_same_sessions_and_routes(scenario: Path) -> None:
     got = {name: s.summary() for name, s in sessions(rendered.text).items()}
     compare("sessions", expected["sessions"], got, divergences.get("sessions", {}))
     if "node" in expected:
-        compare("node settings", expected["node"], node_settings(rendered.text), {})
+        ours = {
+            **node_settings(rendered.text),
+            "listen v4": listen(rendered.text, 4),
+            "listen v6": listen(rendered.text, 6),
+        }
+        compare("node settings", expected["node"], ours, divergences.get("node", {}))
     for fam in ("4", "6"):
         routes = sorted(static_routes(rendered.text, [f"svc{fam}"]))
         assert routes == sorted(expected["routes"][fam]), f"IPv{fam} service routes"
@@ -146,7 +148,9 @@ def test_same_filter_decisions(scenario: Path, tmp_path: Path) -> None:
             name: got.get(fname, {}) for fname, group in names.items() for name in group
         }
         prefixes = [c.prefix for fam in cands.values() for c in fam]
-        families = {name: family(expected["sessions"][name]) for name in common}
+        families = {
+            name: str(neighbor_family(expected["sessions"][name]["options"])) for name in common
+        }
         want = explode(expected[direction], families, prefixes)
         have = explode(view(ours_by_session, direction), families, prefixes)
         compare(f"{direction} decisions", want, have, divergences.get(direction, {}))
