@@ -54,6 +54,7 @@ class Scenario(NamedTuple):
     compiled: str = ""  # under confd/tests/compiled_templates/; default: the same as `mock`
     node: str = "kube-master"
     env: dict[str, str] = {}  # noqa: RUF012 - never mutated
+    step: str = ""  # a daemon-test step: <mock>/<step>/input.yaml applied on top of the base
 
 
 # golden/calico-<name> -> where its inputs and goldens are in Calico's tree.
@@ -115,6 +116,10 @@ SCENARIOS: dict[str, Scenario] = {
     "sourceaddr-gracefulrestart": Scenario(
         "sourceaddr_gracefulrestart", compiled="sourceaddr_gracefulrestart/step1", node="node1"
     ),
+    "communities-step2": Scenario("mesh/communities", step="step2"),
+    "explicit-selectors-step2": Scenario("explicit_peering/selectors", step="step2"),
+    "static-routes-step2": Scenario("mesh/static-routes", step="step2"),
+    "static-routes-exclude-node-step2": Scenario("mesh/static-routes-exclude-node", step="step2"),
     "password-step1": Scenario("password", compiled="password/step1", node="node1"),
     "password-step3": Scenario("password", compiled="password/step3", node="node1"),
     "password-step6": Scenario("password", compiled="password/step6", node="node1"),
@@ -165,6 +170,14 @@ def originated(aggr: str) -> list[str]:
 
 def _docs(text: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+
+
+def _upsert(base: list[dict[str, Any]], delta: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(d: dict[str, Any]) -> tuple[str, str]:
+        return (str(d.get("kind")), str((d.get("metadata") or {}).get("name")))
+
+    replaced = {key(d) for d in delta}
+    return [d for d in base if key(d) not in replaced] + delta
 
 
 def candidates(inputs: list[dict[str, Any]], own: list[str], family: int) -> list[Candidate]:
@@ -261,8 +274,8 @@ def calico_decisions(
 
 
 def derive(git_dir: str, name: str) -> None:
-    mock, compiled, node, env = SCENARIOS[name]
-    compiled = compiled or mock
+    mock, compiled, node, env, step = SCENARIOS[name]
+    compiled = compiled or (f"{mock}/{step}" if step else mock)
     dest = GOLDEN / f"calico-{name}"
     inputs_dir = dest / "input"
     if inputs_dir.exists():
@@ -276,6 +289,13 @@ def derive(git_dir: str, name: str) -> None:
             (inputs_dir / fname).write_text(text)
             inputs += _docs(text)
             copied.append(fname)
+    if step:
+        # Named to sort after the base files: a later document replaces an earlier one.
+        text = git_show(git_dir, f"{MOCK}/{mock}/{step}/input.yaml")
+        assert text is not None, f"{mock}/{step}/input.yaml"
+        (inputs_dir / f"{step}-input.yaml").write_text(text)
+        inputs = _upsert(inputs, _docs(text))
+        copied.append(f"{step}-input.yaml")
     if name in EXTRA_INPUTS:
         (inputs_dir / "secrets.yaml").write_text(EXTRA_INPUTS[name])
         copied.append("secrets.yaml")
@@ -293,7 +313,11 @@ def derive(git_dir: str, name: str) -> None:
     expected: dict[str, Any] = {
         "origin": {
             "inputs": [
-                f"{MOCK}/{mock}/{f}" if f != "secrets.yaml" else "confd/tests/daemon_test.go"
+                "confd/tests/daemon_test.go"
+                if f == "secrets.yaml"
+                else f"{MOCK}/{mock}/{step}/input.yaml"
+                if step and f == f"{step}-input.yaml"
+                else f"{MOCK}/{mock}/{f}"
                 for f in copied
             ],
             "goldens": f"{COMPILED}/{compiled}/",
@@ -327,6 +351,10 @@ def derive(git_dir: str, name: str) -> None:
             expected["import"].update(imported)
     (dest / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
     listed = ", ".join(f"`{f}`" for f in copied if f != "secrets.yaml")
+    if step:
+        listed = listed.replace(
+            f"`{step}-input.yaml`", f"`{step}/input.yaml` (as `{step}-input.yaml`)"
+        )
     secrets = (
         "; `secrets.yaml`: the Secrets this step of `confd/tests/daemon_test.go` creates, "
         "written as manifests"
