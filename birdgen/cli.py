@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from birdgen import __version__
-from birdgen.errors import EXIT_INVALID, BirdgenError
+from birdgen.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, BirdgenError
 from birdgen.explain import explain as explain_plan
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, render_objects
@@ -109,6 +109,11 @@ def main() -> None:
     metavar="PATH",
     help="The BIRD binary used by --check.",
 )
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print the unified diff from the current -o file to the candidate; write nothing.",
+)
 def render(
     paths: tuple[str, ...],
     node: str | None,
@@ -117,11 +122,18 @@ def render(
     output: Path | None,
     check: bool,
     bird: str,
+    diff: bool,
 ) -> None:
     """Render one node's bird.conf from manifests (or a cluster)."""
     from birdgen.write.check import check_file, check_text
 
+    if diff and output is None:
+        raise click.UsageError("--diff compares with the file given by -o")
     rendered = render_or_exit(paths, node, kubeconfig, in_cluster)
+    if diff:
+        assert output is not None
+        click.echo(unified_diff(output, rendered.text), nl=False)
+        return
     try:
         if output is None:
             if check:
@@ -139,6 +151,68 @@ def render(
     except OSError as exc:
         fail(f"{output}: {exc.strerror or exc}")
     click.echo(f"birdgen: {output}: {'written' if result.changed else 'unchanged'}", err=True)
+
+
+def unified_diff(current: Path, candidate: str) -> str:
+    """The diff from `current` (absent: empty) to `candidate`, "" when they are the same."""
+    import difflib
+
+    try:
+        old = current.read_text()
+    except FileNotFoundError:
+        old = ""
+    except OSError as exc:
+        fail(f"{current}: {exc.strerror or exc}")
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            candidate.splitlines(keepends=True),
+            fromfile=str(current),
+            tofile=f"{current} (candidate)",
+        )
+    )
+
+
+@main.command()
+@with_sources
+@click.option(
+    "--control-socket",
+    default="/run/bird/bird.ctl",
+    show_default=True,
+    metavar="PATH",
+    help="The running BIRD's control socket.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--kernel/--no-kernel",
+    default=True,
+    show_default=True,
+    help="Also check that this network namespace's kernel holds no service route from BIRD.",
+)
+def status(
+    paths: tuple[str, ...],
+    node: str | None,
+    kubeconfig: str | None,
+    in_cluster: bool,
+    control_socket: str,
+    as_json: bool,
+    kernel: bool,
+) -> None:
+    """Compare the running BIRD with the plan: exit 0 in step, 3 on drift, 1 unreachable."""
+    from birdgen.verify import report
+    from birdgen.verify.drift import compare
+    from birdgen.verify.observe import observe
+
+    rendered = render_or_exit(paths, node, kubeconfig, in_cluster)
+    try:
+        observed = observe(control_socket, rendered.plan, kernel=kernel)
+    except BirdgenError as exc:
+        fail(str(exc), EXIT_INVALID)
+    drift = compare(rendered.plan, observed)
+    name = rendered.plan.node_name
+    out = report.dumps if as_json else report.as_text
+    click.echo(out(name, observed, drift), nl=False)
+    sys.exit(EXIT_OK if drift.clean else EXIT_DRIFT)
 
 
 @main.command()
