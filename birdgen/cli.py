@@ -329,6 +329,23 @@ def lab(ipv6: bool, pause: bool, manifests: Path | None) -> None:
     type=click.FloatRange(min=1),
     help="Seconds between full relists of the cluster.",
 )
+@click.option(
+    "--verify-timeout",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Reload with `configure timeout N` and confirm only once the sessions and routes "
+    "verify (else undo); 0 turns the transaction off.",
+)
+@click.option(
+    "--drift-interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between comparisons of the running BIRD (and kernel) with the plan; "
+    "0 turns them off.",
+)
 def run(
     paths: tuple[str, ...],
     node: str | None,
@@ -343,6 +360,8 @@ def run(
     metrics_addr: str,
     log_format: str,
     resync: float,
+    verify_timeout: int,
+    drift_interval: float,
 ) -> None:
     """Keep bird.conf and the running BIRD in step with the cluster and the files (sidecar)."""  # fmt: skip
     import shlex
@@ -350,8 +369,10 @@ def run(
 
     from birdgen.reload import CommandReloader, Reloader, SocketReloader
     from birdgen.sidecar import logs
+    from birdgen.sidecar.drift import DriftWatch
     from birdgen.sidecar.loop import Sidecar
     from birdgen.sidecar.reconcile import Reconciler
+    from birdgen.verify.transaction import Transaction
 
     if not paths and not kubeconfig and not in_cluster:
         raise click.UsageError("give the resources with -f PATH and/or --kubeconfig / --in-cluster")
@@ -370,14 +391,25 @@ def run(
             from birdgen.sources.kube import KubeSource, connect
 
             kube = KubeSource(connect(kubeconfig), env.secrets_namespace)
+        reconciler = Reconciler(output.absolute(), env, reloader)
+        # The transaction and the drift check speak BIRD's control socket; a reload command
+        # is opaque, so with one neither runs.
+        if verify_timeout and not reload_command:
+            reconciler.transaction = Transaction(control_socket, verify_timeout)
+        drift = (
+            DriftWatch(control_socket, reconciler.metrics, drift_interval)
+            if drift_interval and not reload_command
+            else None
+        )
         sidecar = Sidecar(
-            Reconciler(output.absolute(), env, reloader),
+            reconciler,
             paths=paths,
             kube=kube,
             debounce=debounce,
             max_delay=max_delay,
             resync=resync,
             metrics_addr=metrics_addr or None,
+            drift=drift,
         )
     except BirdgenError as exc:
         fail(str(exc), exc.exit_code)

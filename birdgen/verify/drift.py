@@ -82,9 +82,9 @@ class Drift:
     def clean(self) -> bool:
         return not self.findings and not self.session_problems
 
-    def counts(self) -> dict[tuple[str, Kind], int]:
+    def counts(self) -> dict[tuple[str, str], int]:
         """(where, kind) -> number of prefixes; every place compared appears, at 0 if clean."""
-        out: dict[tuple[str, Kind], int] = {}
+        out: dict[tuple[str, str], int] = {}
         for where in self.compared:
             out[(where, "missing")] = out[(where, "unexpected")] = 0
         for f in self.findings:

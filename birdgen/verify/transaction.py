@@ -12,7 +12,9 @@ Place in the pipeline: **reload**, when `--verify-timeout N` is above 0. Over on
    listings: a count is ~0.1 s at 100,000 routes where a full listing is ~2 s per peer
    (docs/performance.md), and the sidecar compares in full right after (drift);
 4. `configure confirm` if it verified, else `configure undo`, and `NotConfirmed` names the
-   session or the table and why.
+   session or the table and why. The live file gets back the text BIRD runs again, and the
+   refused text is not tried again until the rendered text changes (each try would take the
+   sessions down for a moment).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from birdgen.reload.show import Protocol, read_protocols, read_status
 from birdgen.verify.blocks import unchanged_sessions
 from birdgen.verify.drift import planned_sessions, table_name
 from birdgen.verify.observe import count_exported, count_table
+from birdgen.write.atomic import commit, stage, unchanged
 
 CODE_CONFIRMED = 18
 CODE_NOTHING_TO_DO = 19  # `configure confirm` with nothing pending: BIRD already undid it
@@ -77,7 +80,11 @@ def _state(p: Protocol) -> str:
 
 
 class Transaction:
-    """A `Reloader`-like object whose `reload` confirms only a verified config."""
+    """Reloads that BIRD confirms only once they verify; remembers what BIRD runs.
+
+    The reconciler calls `admit(live, text)` before it renames `text` into place, and
+    `reload(live, plan, text)` after.
+    """
 
     def __init__(
         self,
@@ -93,8 +100,34 @@ class Transaction:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.clock = clock
+        self.running: str | None = None  # the text BIRD last confirmed; None: not known yet
+        self.refused: tuple[str, NotConfirmed] | None = None
 
-    def reload(self, live: Path, expect: Expectation) -> str:
+    def admit(self, live: Path, text: str) -> None:
+        """Before `text` replaces `live`: refuse a text that already failed to verify."""
+        if self.refused is not None and self.refused[0] == text:
+            raise self.refused[1]
+        self.refused = None
+        if self.running is None:
+            # Not known yet (first apply since start): BIRD runs what the file holds.
+            try:
+                self.running = live.read_text()
+            except (OSError, UnicodeDecodeError):
+                self.running = None
+
+    def reload(self, live: Path, plan: NodePlan, text: str) -> str:
+        """`run` the transaction; on failure put the text BIRD runs back into `live`."""
+        try:
+            summary = self.run(live, Expectation(plan, self.running, text))
+        except NotConfirmed as exc:
+            self.refused = (text, exc)
+            if self.running is not None:
+                restore(live, self.running)
+            raise
+        self.running = text
+        return summary
+
+    def run(self, live: Path, expect: Expectation) -> str:
         path = os.path.abspath(live)
         command = f"configure {quote(path)} timeout {self.timeout}"
         with BirdControl(self.socket_path, self.connect_timeout) as bird:
@@ -170,3 +203,14 @@ class Transaction:
             if not problems or self.clock() >= deadline:
                 return problems
             time.sleep(POLL)
+
+
+def restore(live: Path, text: str) -> None:
+    """Put `text` back into `live` atomically (the config BIRD runs after an undo)."""
+    if unchanged(live, text):
+        return
+    staged = stage(live, text)
+    try:
+        commit(staged, live)
+    finally:
+        staged.unlink(missing_ok=True)
