@@ -38,6 +38,7 @@ CODE_CONFIRMED = 18
 CODE_NOTHING_TO_DO = 19  # `configure confirm` with nothing pending: BIRD already undid it
 CODE_UNDO_REQUESTED = 21
 POLL = 0.1
+SINCE_SLACK = 0.5  # seconds; see same_instant
 
 
 class NotConfirmed(ReloadFailed):
@@ -66,13 +67,33 @@ def session_problems(
         old, new = before.get(name), after.get(name)
         if old is None or not old.established:
             continue
-        if new is None or not new.established or new.since != old.since:
+        if new is None or not new.established or not same_instant(old.since, new.since):
             now = "gone" if new is None else f"{_state(new)} since {new.since}"
             problems.append(
                 f"session {name} (peer {old.neighbor or '?'}) went down though its options did "
                 f"not change: Established since {old.since}, now {now}"
             )
     return problems
+
+
+def same_instant(a: str, b: str) -> bool:
+    """Two of BIRD's since-times for one unchanged state.
+
+    BIRD keeps the instant on its monotonic clock and converts it to wall-clock time each time
+    it prints it, so two readings may differ by a millisecond or so. A reset moves it by far
+    more: the session comes back no sooner than its connect delay (seconds) later.
+    """
+    if a == b:
+        return True
+    try:
+        return abs(_seconds(a) - _seconds(b)) <= SINCE_SLACK
+    except ValueError:
+        return False
+
+
+def _seconds(since: str) -> float:
+    h, m, sec = since.split(":")  # "HH:MM:SS.mmm", BIRD's format for the last 20 hours
+    return int(h) * 3600 + int(m) * 60 + float(sec)
 
 
 def _state(p: Protocol) -> str:
