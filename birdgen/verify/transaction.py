@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from birdgen.errors import ConfigRejected, ReloadFailed
+from birdgen.pipeline import apply
 from birdgen.plan import NodePlan
 from birdgen.reload.control import CODE_CONFIG_ERROR, CONFIGURE_OK, BirdControl, quote
 from birdgen.reload.show import Protocol, read_protocols, read_status
 from birdgen.verify.blocks import unchanged_sessions
 from birdgen.verify.drift import planned_sessions, table_name
 from birdgen.verify.observe import count_exported, count_table
-from birdgen.write.atomic import commit, stage, unchanged
 
 CODE_CONFIRMED = 18
 CODE_NOTHING_TO_DO = 19  # `configure confirm` with nothing pending: BIRD already undid it
@@ -228,10 +228,4 @@ class Transaction:
 
 def restore(live: Path, text: str) -> None:
     """Put `text` back into `live` atomically (the config BIRD runs after an undo)."""
-    if unchanged(live, text):
-        return
-    staged = stage(live, text)
-    try:
-        commit(staged, live)
-    finally:
-        staged.unlink(missing_ok=True)
+    apply(text, live)
