@@ -12,9 +12,10 @@ Place in the pipeline: **reload**, when `--verify-timeout N` is above 0. Over on
    listings: a count is ~0.1 s at 100,000 routes where a full listing is ~2 s per peer
    (docs/performance.md), and the sidecar compares in full right after (drift);
 4. `configure confirm` if it verified, else `configure undo`, and `NotConfirmed` names the
-   session or the table and why. The live file gets back the text BIRD runs again, and the
-   refused text is not tried again until the rendered text changes (each try would take the
-   sessions down for a moment).
+   session or the table and why. The live file gets back the text BIRD runs again. A text
+   that took sessions down is not tried again until the rendered text changes (each try would
+   take them down for a moment); one whose counts did not match in time is retried as any
+   failed reload is, with backoff.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ SINCE_SLACK = 0.5  # seconds; see same_instant
 class NotConfirmed(ReloadFailed):
     """The new config loaded but did not verify; BIRD was told to undo it (or undid it)."""
 
-    def __init__(self, problems: tuple[str, ...], undone: str) -> None:
+    def __init__(self, problems: tuple[str, ...], undone: str, *, reset: bool = False) -> None:
         self.problems = problems
+        self.reset = reset  # it took sessions down: trying the same text again would too
         super().__init__(f"the new config did not verify, {undone}: " + "; ".join(problems))
 
 
@@ -141,7 +143,8 @@ class Transaction:
         try:
             summary = self.run(live, Expectation(plan, self.running, text))
         except NotConfirmed as exc:
-            self.refused = (text, exc)
+            if exc.reset:
+                self.refused = (text, exc)
             if self.running is not None:
                 restore(live, self.running)
             raise
@@ -166,7 +169,7 @@ class Transaction:
                 if expect.before_text is not None
                 else frozenset()
             )
-            problems = self._verify(bird, expect.plan, before, kept, deadline)
+            problems, reset = self._verify(bird, expect.plan, before, kept, deadline)
             if not problems:
                 confirm = bird.command("configure confirm")
                 if confirm.code == CODE_CONFIRMED:
@@ -181,7 +184,7 @@ class Transaction:
                 if undo.code in {CODE_UNDO_REQUESTED, *CONFIGURE_OK}
                 else f"undo answered {undo.summary}; BIRD undoes it after {self.timeout} s"
             )
-            raise NotConfirmed(tuple(problems), undone)
+            raise NotConfirmed(tuple(problems), undone, reset=reset)
 
     def _verify(
         self,
@@ -190,7 +193,8 @@ class Transaction:
         before: dict[str, Protocol],
         kept: frozenset[str],
         deadline: float,
-    ) -> list[str]:
+    ) -> tuple[list[str], bool]:
+        """The problems found, and whether they are sessions that went down."""
         # Wait for the reconfiguration to finish (protocols to be restarted, removed, added).
         while read_status(bird).reconfiguring and self.clock() < deadline:
             time.sleep(POLL)
@@ -199,7 +203,7 @@ class Transaction:
             after = read_protocols(bird)
             problems = session_problems(before, after, kept)
             if problems:
-                return problems  # a session that went down does not come back "unreset"
+                return problems, True  # a session that went down does not come back "unreset"
             problems = []
             for fam in plan.families:
                 table = table_name(fam)
@@ -222,7 +226,7 @@ class Transaction:
                             f"the plan has {want}"
                         )
             if not problems or self.clock() >= deadline:
-                return problems
+                return problems, False
             time.sleep(POLL)
 
 
