@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from birdgen.reload.show import Protocol
-from birdgen.verify.transaction import same_instant, session_problems
+from birdgen.verify.transaction import (
+    Expectation,
+    NotConfirmed,
+    Transaction,
+    same_instant,
+    session_problems,
+)
 
 
 def bgp(name: str, state: str, since: str) -> Protocol:
@@ -42,3 +52,35 @@ def test_same_instant() -> None:
     assert same_instant("2026-11-30", "2026-11-30") and not same_instant(
         "2026-11-30", "20:41:40.007"
     )
+
+
+class Undone(Transaction):
+    """A transaction whose verification fails as told (the BIRD side is tested end to end)."""
+
+    def __init__(self, reset: bool) -> None:
+        super().__init__("/nonexistent.ctl", 5)
+        self.reset = reset
+
+    def run(self, live: Path, expect: Expectation) -> str:
+        raise NotConfirmed(("a problem",), "BIRD undid it", reset=self.reset)
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_an_undone_text_is_put_back_and_refused_only_if_it_reset_sessions(
+    tmp_path: Path, reset: bool
+) -> None:
+    live = tmp_path / "bird.conf"
+    live.write_text("old\n")
+    tx = Undone(reset)
+    tx.admit(live, "new\n")
+    assert tx.running == "old\n"  # what BIRD runs, read before the rename
+    live.write_text("new\n")  # the reconciler renames the candidate into place
+    with pytest.raises(NotConfirmed):
+        tx.reload(live, plan=None, text="new\n")  # type: ignore[arg-type]
+    assert live.read_text() == "old\n"  # the file says again what BIRD runs
+    if reset:
+        with pytest.raises(NotConfirmed):
+            tx.admit(live, "new\n")  # not tried again: it would take the sessions down again
+    else:
+        tx.admit(live, "new\n")  # counts that did not match in time: tried again
+    tx.admit(live, "newer\n")  # another text is always tried
