@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from walkthrough_lab import walkthrough_lab
 
-from birdgen.lab.netns import list_namespaces, wait_until
-from birdgen.lab.topology import Lab, lab_available
-from birdgen.lab.walkthrough import BASE, NODES, Walkthrough, step_manifests
+from birdgen.lab.netns import wait_until
+from birdgen.lab.walkthrough import BASE, Walkthrough, step_manifests
 from birdgen.model.resources import Environment
 from birdgen.pipeline import render_objects
 from birdgen.reload import SocketReloader
@@ -84,15 +84,8 @@ class Node:
 
 @pytest.fixture(scope="module")
 def lab_node() -> Iterator[Node]:
-    ok, reason = lab_available()
-    if not ok:
-        pytest.skip(f"network-namespace lab unavailable: {reason}")
-    with Lab(NODES) as lab:
-        names = lab.namespace_names()
-        walk = Walkthrough(lab)
-        walk.start(BASE)
+    with walkthrough_lab() as walk:
         yield Node(walk)
-    assert not set(names) & set(list_namespaces()), "lab namespaces left behind"
 
 
 @pytest.fixture
