@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from birdgen import __version__
-from birdgen.errors import EXIT_INVALID, BirdgenError
+from birdgen.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, BirdgenError
 from birdgen.explain import explain as explain_plan
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, render_objects
@@ -109,6 +109,11 @@ def main() -> None:
     metavar="PATH",
     help="The BIRD binary used by --check.",
 )
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print the unified diff from the current -o file to the candidate; write nothing.",
+)
 def render(
     paths: tuple[str, ...],
     node: str | None,
@@ -117,11 +122,18 @@ def render(
     output: Path | None,
     check: bool,
     bird: str,
+    diff: bool,
 ) -> None:
     """Render one node's bird.conf from manifests (or a cluster)."""
     from birdgen.write.check import check_file, check_text
 
+    if diff and output is None:
+        raise click.UsageError("--diff compares with the file given by -o")
     rendered = render_or_exit(paths, node, kubeconfig, in_cluster)
+    if diff:
+        assert output is not None
+        click.echo(unified_diff(output, rendered.text), nl=False)
+        return
     try:
         if output is None:
             if check:
@@ -139,6 +151,68 @@ def render(
     except OSError as exc:
         fail(f"{output}: {exc.strerror or exc}")
     click.echo(f"birdgen: {output}: {'written' if result.changed else 'unchanged'}", err=True)
+
+
+def unified_diff(current: Path, candidate: str) -> str:
+    """The diff from `current` (absent: empty) to `candidate`, "" when they are the same."""
+    import difflib
+
+    try:
+        old = current.read_text()
+    except FileNotFoundError:
+        old = ""
+    except OSError as exc:
+        fail(f"{current}: {exc.strerror or exc}")
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            candidate.splitlines(keepends=True),
+            fromfile=str(current),
+            tofile=f"{current} (candidate)",
+        )
+    )
+
+
+@main.command()
+@with_sources
+@click.option(
+    "--control-socket",
+    default="/run/bird/bird.ctl",
+    show_default=True,
+    metavar="PATH",
+    help="The running BIRD's control socket.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--kernel/--no-kernel",
+    default=True,
+    show_default=True,
+    help="Also check that this network namespace's kernel holds no service route from BIRD.",
+)
+def status(
+    paths: tuple[str, ...],
+    node: str | None,
+    kubeconfig: str | None,
+    in_cluster: bool,
+    control_socket: str,
+    as_json: bool,
+    kernel: bool,
+) -> None:
+    """Compare the running BIRD with the plan: exit 0 in step, 3 on drift, 1 unreachable."""
+    from birdgen.verify import report
+    from birdgen.verify.drift import compare
+    from birdgen.verify.observe import observe
+
+    rendered = render_or_exit(paths, node, kubeconfig, in_cluster)
+    try:
+        observed = observe(control_socket, rendered.plan, kernel=kernel)
+    except BirdgenError as exc:
+        fail(str(exc), EXIT_INVALID)
+    drift = compare(rendered.plan, observed)
+    name = rendered.plan.node_name
+    out = report.dumps if as_json else report.as_text
+    click.echo(out(name, observed, drift), nl=False)
+    sys.exit(EXIT_OK if drift.clean else EXIT_DRIFT)
 
 
 @main.command()
@@ -255,6 +329,23 @@ def lab(ipv6: bool, pause: bool, manifests: Path | None) -> None:
     type=click.FloatRange(min=1),
     help="Seconds between full relists of the cluster.",
 )
+@click.option(
+    "--verify-timeout",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Reload with `configure timeout N` and confirm only once the sessions and routes "
+    "verify (else undo); 0 turns the transaction off.",
+)
+@click.option(
+    "--drift-interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between comparisons of the running BIRD (and kernel) with the plan; "
+    "0 turns them off.",
+)
 def run(
     paths: tuple[str, ...],
     node: str | None,
@@ -269,6 +360,8 @@ def run(
     metrics_addr: str,
     log_format: str,
     resync: float,
+    verify_timeout: int,
+    drift_interval: float,
 ) -> None:
     """Keep bird.conf and the running BIRD in step with the cluster and the files (sidecar)."""  # fmt: skip
     import shlex
@@ -276,8 +369,10 @@ def run(
 
     from birdgen.reload import CommandReloader, Reloader, SocketReloader
     from birdgen.sidecar import logs
+    from birdgen.sidecar.drift import DriftWatch
     from birdgen.sidecar.loop import Sidecar
     from birdgen.sidecar.reconcile import Reconciler
+    from birdgen.verify.transaction import Transaction
 
     if not paths and not kubeconfig and not in_cluster:
         raise click.UsageError("give the resources with -f PATH and/or --kubeconfig / --in-cluster")
@@ -296,14 +391,25 @@ def run(
             from birdgen.sources.kube import KubeSource, connect
 
             kube = KubeSource(connect(kubeconfig), env.secrets_namespace)
+        reconciler = Reconciler(output.absolute(), env, reloader)
+        # The transaction and the drift check speak BIRD's control socket; a reload command
+        # is opaque, so with one neither runs.
+        if verify_timeout and not reload_command:
+            reconciler.transaction = Transaction(control_socket, verify_timeout)
+        drift = (
+            DriftWatch(control_socket, reconciler.metrics, drift_interval)
+            if drift_interval and not reload_command
+            else None
+        )
         sidecar = Sidecar(
-            Reconciler(output.absolute(), env, reloader),
+            reconciler,
             paths=paths,
             kube=kube,
             debounce=debounce,
             max_delay=max_delay,
             resync=resync,
             metrics_addr=metrics_addr or None,
+            drift=drift,
         )
     except BirdgenError as exc:
         fail(str(exc), exc.exit_code)

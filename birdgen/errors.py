@@ -13,6 +13,7 @@ from dataclasses import dataclass
 EXIT_OK = 0
 EXIT_INVALID = 1  # invalid input, or BIRD rejected the candidate config
 EXIT_USAGE = 2
+EXIT_DRIFT = 3  # `birdgen status`: BIRD runs, but not what the plan says
 
 
 @dataclass(frozen=True, order=True)

@@ -25,6 +25,7 @@ from birdgen.lab.netns import (
     stop_process,
     wait_until,
 )
+from birdgen.reload.show import parse_protocols
 
 BIRD = "bird"
 BIRDC = "birdc"
@@ -56,17 +57,12 @@ class ProtocolStatus:
 
 
 def parse_show_protocols(text: str) -> dict[str, ProtocolStatus]:
-    """Parse `birdc show protocols` output into rows keyed by protocol name."""
-    rows: dict[str, ProtocolStatus] = {}
-    for line in text.splitlines():
-        if not line.strip() or line.startswith(("BIRD ", "Name ")):
-            continue
-        parts = line.split(None, 5)
-        if len(parts) < 5:
-            continue
-        info = parts[5].strip() if len(parts) > 5 else ""
-        rows[parts[0]] = ProtocolStatus(parts[0], parts[1], parts[2], parts[3], parts[4], info)
-    return rows
+    """Parse `birdc show protocols` output into rows keyed by protocol name (the parser is
+    birdgen's own, `birdgen.reload.show`, which reads the control socket's replies)."""
+    return {
+        name: ProtocolStatus(p.name, p.proto, p.table, p.state, p.since, p.info)
+        for name, p in parse_protocols(text).items()
+    }
 
 
 class BirdDaemon:

@@ -119,6 +119,7 @@ class BirdControl:
         self.notices: list[str] = []  # every notice seen on this connection, in order
         self._sock: socket.socket | None = None
         self._buf = b""
+        self._pos = 0  # where the next line starts in _buf (a listing is 100,000 lines)
 
     @classmethod
     def over(cls, sock: socket.socket, timeout: float = DEFAULT_TIMEOUT) -> BirdControl:
@@ -221,7 +222,7 @@ class BirdControl:
     def _attach(self, sock: socket.socket) -> None:
         sock.settimeout(self.timeout)
         self._sock = sock
-        self._buf = b""
+        self._buf, self._pos = b"", 0
         try:
             greeting = self._read_reply()
         except BaseException:
@@ -253,7 +254,7 @@ class BirdControl:
 
     def _read_line(self) -> str:
         sock = self._connected()
-        while (end := self._buf.find(b"\n")) < 0:
+        while (end := self._buf.find(b"\n", self._pos)) < 0:
             try:
                 chunk = sock.recv(65536)
             except TimeoutError as e:
@@ -266,8 +267,10 @@ class BirdControl:
                 raise ReloadFailed(
                     f"BIRD closed the control connection {self.path} in the middle of a reply"
                 )
-            self._buf += chunk
-        raw, self._buf = self._buf[:end], self._buf[end + 1 :]
+            # Keep only the unread tail: slicing it off after every line would copy the whole
+            # buffer once per line.
+            self._buf, self._pos = self._buf[self._pos :] + chunk, 0
+        raw, self._pos = self._buf[self._pos : end], end + 1
         # Paths in replies are bytes to BIRD; never fail on a name that isn't UTF-8.
         return raw.decode("utf-8", errors="replace")
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import IO
 
 # Keys of `extra` that are copied into the output; anything else in a record is ignored.
-FIELDS = ("event", "cause", "summary", "resource")
+FIELDS = ("event", "cause", "summary", "resource", "prefixes", "count")
 
 
 def _fields(record: logging.LogRecord) -> dict[str, str]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from birdgen.sidecar.debounce import Debouncer
+from birdgen.sidecar.drift import DriftWatch
 from birdgen.sidecar.files import FileWatcher
 from birdgen.sidecar.http import OpsServer
 from birdgen.sidecar.metrics import SourceCounts
@@ -44,8 +45,12 @@ class Sidecar:
         resync: float = 600.0,
         metrics_addr: str | None = None,
         watch_options: dict[str, Any] | None = None,
+        drift: DriftWatch | None = None,
     ) -> None:
         self.reconciler = reconciler
+        self.drift = drift
+        if drift is not None:
+            reconciler.on_success = drift.set_plan
         self.metrics = reconciler.metrics
         self.paths = tuple(paths)
         self.resync = resync
@@ -67,7 +72,7 @@ class Sidecar:
                 metrics_addr,
                 healthy=lambda: time.monotonic() - self.heartbeat < STALL,
                 ready=lambda: self.reconciler.ready,
-                ready_detail=self.reconciler.held_text,
+                ready_detail=self._ready_detail,
                 metrics=self.metrics.registry,
             )
             if metrics_addr
@@ -102,6 +107,8 @@ class Sidecar:
             self.file_watcher.start()
         if self.kube is not None:
             self.kube.start()
+        if self.drift is not None:
+            self.drift.start()
         try:
             while not self._stop.is_set():
                 self.heartbeat = time.monotonic()
@@ -133,6 +140,10 @@ class Sidecar:
                     # A periodic step even without news: repairs a live file edited by hand.
                     next_resync = time.monotonic() + self.resync
                     self._dirty = True
+                if self.drift is not None and self.drift.take_heal():
+                    # BIRD drifted from the plan: have it load birdgen's config again.
+                    self.reconciler.reload_pending = True
+                    self._dirty = True
                 if self._dirty or self.reconciler.retry_due():
                     self._dirty = False
                     self.reconciler.step(self.load)
@@ -141,6 +152,11 @@ class Sidecar:
 
     # ---- internals -------------------------------------------------------------------------
 
+    def _ready_detail(self) -> str:
+        """/readyz's body after "ready": objects held back, then the drift check's verdict."""
+        drift = f"{self.drift.readiness()}\n" if self.drift is not None else ""
+        return self.reconciler.held_text() + drift
+
     def _timeout(self) -> float:
         retry = self.reconciler.next_retry
         if retry is None:
@@ -148,6 +164,8 @@ class Sidecar:
         return max(0.0, min(TICK, retry - self.reconciler.clock()))
 
     def _shutdown(self) -> None:
+        if self.drift is not None:
+            self.drift.stop()
         if self.kube is not None and not self.kube.stop(timeout=5.0):
             log.warning("some informer threads did not stop within 5s")
         if self.file_watcher is not None:

@@ -37,6 +37,7 @@ FAILURE_CAUSES = (
     "bird_unreachable",
     "reload",
     "write",
+    "not_confirmed",
     "internal",
 )
 FAMILIES = ("ipv4", "ipv6")
@@ -134,6 +135,23 @@ class SidecarMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # Drift (birdgen.sidecar.drift): `peer` is a BGP protocol of the plan, or svc4/svc6
+        # (what the static protocols hold) or kernel (the node's kernel); bounded by the plan.
+        self.drift = Gauge(
+            "birdgen_drift_prefixes",
+            "Prefixes where BIRD differs from the plan, by peer (or svc4/svc6/kernel) and kind.",
+            ["peer", "kind"],
+            registry=r,
+        )
+        self.sessions = Gauge(
+            "birdgen_bgp_sessions", "BGP sessions BIRD runs, by BGP state.", ["state"], registry=r
+        )
+        self.exported = Gauge(
+            "birdgen_exported_prefixes",
+            "Routes BIRD exports to each BGP session.",
+            ["peer"],
+            registry=r,
+        )
         self._scrape = _ReadAtScrape()
         r.register(self._scrape)
         # Every series of a bounded label set exists from the start, at 0, so rate() and
@@ -154,6 +172,22 @@ class SidecarMetrics:
             for kind in PREFIX_KINDS:
                 key = (("family", family), ("kind", kind))
                 self.advertised.labels(family=family, kind=kind).set(counts.get(key, 0))
+
+    def set_drift(
+        self,
+        prefixes: Mapping[tuple[str, str], int],
+        sessions: Mapping[str, int],
+        exported: Mapping[str, int],
+    ) -> None:
+        """One drift check's result; series of peers no longer there disappear."""
+        for gauge, values in (
+            (self.drift, prefixes),
+            (self.sessions, sessions),
+            (self.exported, exported),
+        ):
+            gauge.clear()
+            for key, n in values.items():
+                gauge.labels(*(key if isinstance(key, tuple) else (key,))).set(n)
 
     def read_since_success(self, read: Callable[[], float | None]) -> None:
         """Scrapes ask `read` for the seconds since the last success (None: none yet)."""

@@ -35,6 +35,7 @@ from birdgen.reload import Reloader
 from birdgen.reload.control import DaemonUnreachable
 from birdgen.sidecar.holding import Held, LastValid, Resolution, bird_problems
 from birdgen.sidecar.metrics import SidecarMetrics
+from birdgen.verify.transaction import NotConfirmed, Transaction
 
 log = logging.getLogger("birdgen.sidecar")
 
@@ -62,6 +63,8 @@ def classify(exc: BaseException) -> str:
         return "source"
     if isinstance(exc, ConfigRejected):
         return "rejected"
+    if isinstance(exc, NotConfirmed):
+        return "not_confirmed"
     if isinstance(exc, DaemonUnreachable):
         return "bird_unreachable"
     if isinstance(exc, ReloadFailed):
@@ -139,6 +142,10 @@ class Reconciler:
         self._held_kinds: set[str] = set()
         self._notices: frozenset[str] = frozenset()
         self.metrics.read_since_success(self._since_success)
+        # Issue 12: reload under `configure timeout` (--verify-timeout), and tell the drift
+        # watch each plan BIRD runs. Both set by `birdgen run`; None leaves them out.
+        self.transaction: Transaction | None = None
+        self.on_success: Callable[[NodePlan], None] | None = None
 
     # ---- what the loop asks ----------------------------------------------------------------
 
@@ -173,7 +180,11 @@ class Reconciler:
                     # BIRD already runs this file: `configure` would send nothing, skip it.
                     return self._succeeded(rendered, Outcome("unchanged"), accepted=False)
             try:
-                summary = self.reloader.reload(self.output)
+                summary = (
+                    self.reloader.reload(self.output)
+                    if self.transaction is None
+                    else self.transaction.reload(self.output, rendered.plan, rendered.text)
+                )
             except Exception:
                 self.metrics.reloads.labels(result="failure").inc()
                 raise
@@ -200,6 +211,8 @@ class Reconciler:
         while True:  # each round blames one more object, and an object is blamed at most twice
             resolution = self.holder.resolve(objects, self._render, blamed)
             rendered: Rendered = resolution.result
+            if self.transaction is not None:
+                self.transaction.admit(self.output, rendered.text)  # refuses a text undone before
             try:
                 applied = apply(rendered.text, self.output, check=self.reloader.check)
             except ConfigRejected as exc:
@@ -252,6 +265,8 @@ class Reconciler:
         self.backoff.reset()
         self.metrics.ready.set(1)
         self.metrics.set_advertised(advertised_counts(rendered.plan))
+        if self.on_success is not None:
+            self.on_success(rendered.plan)
         if self._last_failure is not None:
             log.info(
                 "recovered: BIRD runs the current config",

@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from walkthrough_lab import walkthrough_lab
 
-from birdgen.lab.netns import list_namespaces, wait_until
-from birdgen.lab.topology import Lab, lab_available
+from birdgen.lab.netns import wait_until
+from birdgen.lab.topology import Lab
 from birdgen.lab.walkthrough import (
     BASE,
     CLUSTER_RANGE,
@@ -56,23 +57,19 @@ def only(routes: dict[str, set[str]]) -> dict[str, set[str]]:
     return {p: routes.get(p, set()) for p in WATCHED_PREFIXES}
 
 
+def ecmp_by_port(lab: Lab) -> None:
+    """Spread flows over the ToR's ECMP next hops by port as well as address, so one client
+    can reach every node behind a multipath route (the default hashes on addresses only,
+    which would always pick the same node)."""
+    tor = lab.namespace("tor")
+    tor.sysctl("net.ipv4.fib_multipath_hash_policy", 1)
+    tor.sysctl("net.ipv6.fib_multipath_hash_policy", 1)
+
+
 @pytest.fixture(scope="module")
 def lab_walk() -> Iterator[Walkthrough]:
-    ok, reason = lab_available()
-    if not ok:
-        pytest.skip(f"network-namespace lab unavailable: {reason}")
-    with Lab(NODES) as lab:
-        names = lab.namespace_names()
-        walk = Walkthrough(lab)
-        # Spread flows over the ToR's ECMP next hops by port as well as address, so one
-        # client can reach every node behind a multipath route (the default hashes on
-        # addresses only, which would always pick the same node).
-        tor = lab.namespace("tor")
-        tor.sysctl("net.ipv4.fib_multipath_hash_policy", 1)
-        tor.sysctl("net.ipv6.fib_multipath_hash_policy", 1)
-        walk.start(BASE)
+    with walkthrough_lab(ecmp_by_port) as walk:
         yield walk
-    assert not set(names) & set(list_namespaces()), "lab namespaces left behind"
 
 
 @pytest.fixture

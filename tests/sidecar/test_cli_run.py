@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -63,6 +64,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def readyz(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 def test_run_follows_file_edits_and_stops_cleanly_on_sigterm(bird: Bird, tmp_path: Path) -> None:
     manifests = tmp_path / "manifests"
     manifests.mkdir()
@@ -80,7 +89,8 @@ def test_run_follows_file_edits_and_stops_cleanly_on_sigterm(bird: Bird, tmp_pat
     try:
         wait_for(lambda: "10.49.0.0/16" in bird.routes(), timeout=20, what="BIRD routes the range")
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: urllib.request.urlopen(url + "/readyz", timeout=2).status == 200)
+        # Ready once the first apply is confirmed, a moment after BIRD has the routes.
+        wait_for(lambda: readyz(url) == 200, what="/readyz answers 200")
         # The file changes (replaced whole, as editors and ConfigMaps do): BIRD follows.
         (manifests / "cluster.yaml.new").write_text(EDITED)
         os.replace(manifests / "cluster.yaml.new", manifests / "cluster.yaml")

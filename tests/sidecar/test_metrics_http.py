@@ -17,7 +17,7 @@ from birdgen.sidecar.metrics import SidecarMetrics, SourceCounts
 SERIES_AT_START = {
     "birdgen_renders_total": [{}],
     "birdgen_reloads_total": [{"result": "success"}, {"result": "failure"}],
-    "birdgen_failures_total": [{"cause": c} for c in ("invalid_input", "source", "rejected", "bird_unreachable", "reload", "write", "internal")],
+    "birdgen_failures_total": [{"cause": c} for c in ("invalid_input", "source", "rejected", "bird_unreachable", "reload", "write", "not_confirmed", "internal")],
     "birdgen_unchanged_total": [{}],
     "birdgen_advertised_prefixes": [{"family": f, "kind": k} for f in ("ipv4", "ipv6") for k in ("range", "cluster_ip", "external_ip", "loadbalancer_ip", "other")],
     "birdgen_ready": [{}],
