@@ -178,6 +178,7 @@ class Reconciler:
                 self.metrics.unchanged.inc()
                 if not self.reload_pending:
                     # BIRD already runs this file: `configure` would send nothing, skip it.
+                    self.holder.accept(resolution)
                     return self._succeeded(rendered, Outcome("unchanged"), accepted=False)
             try:
                 summary = (
@@ -190,6 +191,9 @@ class Reconciler:
                 raise
             self.metrics.reloads.labels(result="success").inc()
             self.reload_pending = False
+            # Only a config BIRD runs (confirmed, where there is a transaction) makes its
+            # objects' versions the last valid ones: an undone one must not be held on to.
+            self.holder.accept(resolution)
             return self._succeeded(rendered, Outcome("applied", summary=summary), accepted=True)
         except Exception as exc:  # the sidecar outlives every failure; it is counted and retried
             return self._failed(exc)
@@ -222,7 +226,6 @@ class Reconciler:
                     raise
                 blamed += more
                 continue
-            self.holder.accept(resolution)
             return resolution, applied.changed
 
     def _render(self, objects: list[dict[str, Any]]) -> Rendered:

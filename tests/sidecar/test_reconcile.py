@@ -308,3 +308,19 @@ def test_a_refusal_no_object_explains_keeps_the_last_config(tmp_path: Path) -> N
     rec = Reconciler(live, Environment.from_mapping("node-1", {}, "node-1"), bird, clock=Clock())
     out = rec.step(lambda: cluster(NEW_SERVICE))
     assert out.cause == "rejected" and live.read_text() == "# booted\n" and not rec.ready
+
+
+def test_a_version_bird_never_ran_is_not_held_on_to(setup: Any) -> None:
+    # The ToR's peer changes, and BIRD does not take the config (a transaction undone, or no
+    # answer). When the peer then turns invalid, the version to hold is the one BIRD ran.
+    rec, bird, _clock, live = setup
+    peer = "apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerIP: 192.168.1.1, asNumber: %s}\n"  # fmt: skip
+    assert rec.step(lambda: cluster(peer % 64512)).status == "applied"
+    bird.reload_error = ReloadFailed("8002 undone: session Global_192_168_1_1 went down")
+    assert rec.step(lambda: cluster(peer % 64600)).status == "failed"
+    assert "64600" in live.read_text()  # renamed into place, but BIRD never ran it
+    bird.reload_error = None
+    out = rec.step(lambda: cluster(peer % 4294967296))
+    assert out.status == "applied"
+    assert [(h.kind, h.name, h.state) for h in rec.held] == [("BGPPeer", "tor", "held")]
+    assert "192.168.1.1 as 64512" in live.read_text()
