@@ -21,12 +21,17 @@ from birdgen.render.symbols import bird_string, comment, symbol
 
 
 def templates_dir() -> Path:
-    """`templates/` beside the package (a checkout or editable install) or inside it (a wheel)."""
+    """The templates: inside the package when installed from a wheel or sdist (setup.py ships
+    the repository's top-level `templates/` as `birdgen/templates/`), beside it in a checkout
+    or an editable install, which reads the repository's own."""
     here = Path(birdgen.__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    candidates = (here / "templates", here.parent / "templates")
+    for candidate in candidates:
         if (candidate / "bird.conf.j2").is_file():
             return candidate
-    raise FileNotFoundError("birdgen templates not found beside the package")
+    raise FileNotFoundError(
+        "birdgen's templates (bird.conf.j2) are in neither " + " nor ".join(map(str, candidates))
+    )
 
 
 @cache
