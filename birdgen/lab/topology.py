@@ -589,13 +589,33 @@ class Lab:
         return [p.pid for ns in self.registry.created.values() for p in ns.processes]
 
 
-def lab_available() -> tuple[bool, str]:
-    """Whether a lab can be built here (root, `ip netns add`, bird, birdc); else why not."""
+# Every program the lab runs, with the Debian package that has it. `curl` is used when present
+# (a Python GET stands in for it) and `unshare` comes with util-linux, which Debian always has.
+LAB_TOOLS = {
+    "ip": "iproute2",
+    "ss": "iproute2",
+    "sysctl": "procps",
+    "bird": "bird2",
+    "birdc": "bird2",
+}
+
+
+def missing_tools(path: str | None = None) -> dict[str, str]:
+    """The lab's programs not found on `path` (default $PATH), with their Debian packages."""
+    return {tool: pkg for tool, pkg in LAB_TOOLS.items() if shutil.which(tool, path=path) is None}
+
+
+def lab_available(path: str | None = None) -> tuple[bool, str]:
+    """Whether a lab can be built here (root, `ip netns add`, every program in LAB_TOOLS);
+    else why not, naming every missing program and the packages that have them."""
     from birdgen.lab.netns import netns_supported
 
-    for tool in ("ip", "bird", "birdc", "ss"):
-        if shutil.which(tool) is None:
-            return False, f"`{tool}` is not installed"
+    missing = missing_tools(path)
+    if missing:
+        packages = " ".join(dict.fromkeys(missing.values()))
+        return False, (
+            f"not installed: {', '.join(missing)} (on Debian: apt-get install {packages})"
+        )
     try:
         run_cmd(["bird", "--version"], timeout=5)
     except CommandError as exc:

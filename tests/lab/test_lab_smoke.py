@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -362,3 +363,23 @@ def test_route_helpers() -> None:
     assert route_gateways(multi) == {"a", "b"}
     assert route_gateways({"dst": "x", "gateway": "c"}) == {"c"}
     assert route_gateways({"dst": "x", "dev": "lo"}) == set()
+
+
+def test_lab_available_names_every_missing_program_and_its_package(tmp_path: Path) -> None:
+    # A PATH that has the real ip, ss, bird and birdc but no sysctl, as on a minimal Debian
+    # without procps: the check must say so instead of letting a namespace step fail later.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("ip", "ss", "bird", "birdc"):
+        found = shutil.which(tool, path=os.environ["PATH"] + ":/usr/sbin:/sbin")
+        if found is None:
+            pytest.skip(f"{tool} is not installed")
+        (tools / tool).symlink_to(found)
+    ok, reason = lab_available(path=str(tools))
+    assert not ok
+    assert reason == "not installed: sysctl (on Debian: apt-get install procps)"
+    ok, reason = lab_available(path=str(tmp_path / "empty"))
+    assert not ok
+    assert reason == (
+        "not installed: ip, ss, sysctl, bird, birdc (on Debian: apt-get install iproute2 procps bird2)"
+    )
