@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from birdgen import __version__
-from birdgen.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, BirdgenError
+from birdgen.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, BirdgenError, SourceError
 from birdgen.explain import explain as explain_plan
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, render_objects
@@ -45,8 +45,13 @@ def load(paths: Sequence[str], kubeconfig: str | None, in_cluster: bool) -> list
         objects += KubeSource(connect(kubeconfig), environment(None).secrets_namespace).list_all()
     # Big YAML files are read in two processes when there are two CPUs: forking is safe here
     # because nothing has started a thread (`halves` checks that too).
-    objects += files.load(paths, parallel=True)
-    return objects
+    from_files = files.load(paths, parallel=True)
+    if paths and not from_files:
+        raise SourceError(
+            f"no manifest was read from {' '.join(paths)}: a directory is searched for "
+            "*.yaml, *.yml and *.json files, and the files found (if any) held no object"
+        )
+    return objects + from_files
 
 
 def render_or_exit(
@@ -70,6 +75,7 @@ def render_or_exit(
 
 sources_options = [
     click.option("-f", "--filename", "paths", multiple=True, metavar="PATH",
+                 type=click.Path(exists=True, allow_dash=True),
                  help="Manifest file or directory (YAML/JSON, recursive); '-' reads stdin. Repeatable."),
     click.option("--node", metavar="NAME", help="Node to render for. [default: $NODENAME, else the host name]"),
     click.option("--kubeconfig", metavar="FILE", type=click.Path(dir_okay=False), help="Read the resources from this cluster."),

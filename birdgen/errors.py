@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 EXIT_OK = 0
-EXIT_INVALID = 1  # invalid input, or BIRD rejected the candidate config
+EXIT_INVALID = 1  # invalid input, or BIRD rejected the candidate config (or could not check it)
 EXIT_USAGE = 2
 EXIT_DRIFT = 3  # `birdgen status`: BIRD runs, but not what the plan says
 
@@ -64,6 +64,17 @@ class ConfigRejected(BirdgenError):
     def __init__(self, detail: str) -> None:
         self.detail = detail
         super().__init__(f"BIRD rejected the generated configuration: {detail}")
+
+
+class BirdNotRun(BirdgenError):
+    """BIRD could not be run to check a candidate (not installed, not executable, hung).
+
+    Nothing was checked, so, as with a rejection, nothing is installed; but nothing was
+    rejected either, and the message must not say so."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"BIRD could not be run to check the configuration: {detail}")
 
 
 class ReloadFailed(BirdgenError):

@@ -24,7 +24,7 @@ def explain(plan: NodePlan, prefix: str | None = None) -> str:
     routes = [r for f in plan.families for r in f.routes if _match(r, query)]
     withheld = [r for f in plan.families for r in f.withheld if _match(r, query)]
     lines += ["", "Advertised prefixes:"]
-    lines += _route_lines(routes) or ["  (none)"]
+    lines += _route_lines(routes) or [_none_line(plan, query, matched=bool(withheld))]
     if withheld:
         lines += ["", "Service addresses not advertised from this node:"]
         lines += _route_lines(withheld)
@@ -50,6 +50,17 @@ def explain(plan: NodePlan, prefix: str | None = None) -> str:
     if plan.warnings:
         lines += ["", "Warnings:"] + [f"  {w}" for w in plan.warnings]
     return "\n".join(lines) + "\n"
+
+
+def _none_line(plan: NodePlan, query: IPNetwork | None, *, matched: bool) -> str:
+    """ "(none)", saying why when the asked-for prefix lies outside every configured range."""
+    if query is None or matched:
+        return "  (none)"
+    ranges = [n for f in plan.families for n in f.kernel_reject]
+    if any(n.version == query.version and n.overlaps(query) for n in ranges):
+        return "  (none)"
+    configured = ", ".join(map(str, ranges)) if ranges else "none is configured"
+    return f"  (none: {query} is outside every configured service range; ranges: {configured})"
 
 
 def _query(prefix: str) -> IPNetwork:

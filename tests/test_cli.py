@@ -337,11 +337,28 @@ def test_missing_bird_binary_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert code == 1
     assert "nope" in err
+    # Nothing was rejected: BIRD never ran.
+    assert err.startswith("birdgen: BIRD could not be run to check the configuration: ")
+    assert "rejected" not in err
 
 
-def test_usage_errors_exit_2() -> None:
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert run("render", "--node", "node-1")[0] == 2
     assert run("render", "--bogus")[0] == 2
+    code, _, err = run("render", "-f", str(tmp_path / "nowhere"), "--node", "node-1")
+    assert code == 2 and "does not exist" in err
+    code, _, err = run("explain", "-f", str(tmp_path / "nowhere"), "--node", "node-1")
+    assert code == 2 and "does not exist" in err
+
+
+def test_no_manifest_read_is_said(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a manifest\n")
+    code, out, err = run("render", "-f", str(empty), "--node", "node-1")
+    assert code == 1 and out == ""
+    assert f"birdgen: no manifest was read from {empty}: a directory is searched for" in err
+    assert "Node/node-1" not in err
 
 
 def test_stdin_and_node_from_environment() -> None:
@@ -457,6 +474,21 @@ def test_explain_prefix_filter() -> None:
     assert run("explain", "-f", str(EXAMPLE), "--node", "node-3", "banana")[0] == 2
 
 
+def test_explain_says_a_prefix_is_outside_every_configured_range() -> None:
+    code, out, _ = run("explain", "-f", str(EXAMPLE), "--node", "node-1", "172.16.0.1")
+    assert code == 0
+    assert (
+        "  (none: 172.16.0.1/32 is outside every configured service range; ranges: 10.49.0.0/16)"
+        in out.splitlines()
+    )
+    # Inside a range but matching no Service: a plain "(none)" would be wrong here too, as the
+    # range itself is advertised; outside the walkthrough's ranges in IPv6 likewise says so.
+    code, out, _ = run("explain", "-f", str(EXAMPLE), "--node", "node-1", "10.49.0.5")
+    assert "10.49.0.0/16" in out and "outside" not in out
+    code, out, _ = run("explain", "-f", str(EXAMPLE), "--node", "node-1", "fd00::1")
+    assert "(none: fd00::1/128 is outside every configured service range" in out
+
+
 def test_python_dash_m_is_the_same_command(tmp_path: Path) -> None:
     env = {**os.environ, "NODENAME": "node-1"}
     proc = subprocess.run(
@@ -475,8 +507,8 @@ def test_python_dash_m_is_the_same_command(tmp_path: Path) -> None:
         env=env,
         timeout=60,
     )
-    assert bad.returncode == 1
-    assert "no such file or directory" in bad.stderr
+    assert bad.returncode == 2  # a usage error, as click reports them
+    assert "does not exist" in bad.stderr
 
 
 def test_hashed_router_id_matches_calico() -> None:

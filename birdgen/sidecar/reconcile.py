@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from birdgen.backoff import Backoff
-from birdgen.errors import ConfigRejected, InvalidInput, Problem, ReloadFailed, SourceError
+from birdgen.errors import (
+    BirdNotRun,
+    ConfigRejected,
+    InvalidInput,
+    Problem,
+    ReloadFailed,
+    SourceError,
+)
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, render_objects
 from birdgen.plan import NodePlan
@@ -65,7 +72,7 @@ def classify(exc: BaseException) -> str:
         return "rejected"
     if isinstance(exc, NotConfirmed):
         return "not_confirmed"
-    if isinstance(exc, DaemonUnreachable):
+    if isinstance(exc, DaemonUnreachable | BirdNotRun):
         return "bird_unreachable"
     if isinstance(exc, ReloadFailed):
         return "reload"

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from birdgen.errors import ConfigRejected
+from birdgen.errors import BirdNotRun, ConfigRejected
 
 DEFAULT_BIRD = "bird"
 DEFAULT_TIMEOUT = 60.0  # `bird -p` takes ~85 ms at 100,000 routes; 60 s only catches a hang
@@ -32,7 +32,8 @@ def check_file(
     timeout: float = DEFAULT_TIMEOUT,
     display_name: str | None = None,
 ) -> None:
-    """Parse the config file at `path` with `bird -p -c path`; raise ConfigRejected if BIRD won't.
+    """Parse the config file at `path` with `bird -p -c path`; raise ConfigRejected if BIRD won't,
+    BirdNotRun if BIRD cannot be run at all.
 
     `display_name` replaces `path` in BIRD's message (the file checked may be a staging copy
     whose name means nothing to the operator). Relative `include`s resolve against the file's
@@ -51,19 +52,14 @@ def check_file(
             check=False,
         )
     except FileNotFoundError:
-        raise ConfigRejected(
-            f"cannot check the configuration: BIRD binary {bird!r} not found "
-            "(install bird2 or pass the path to the bird binary)"
+        raise BirdNotRun(
+            f"{bird!r} not found (install bird2, or give the bird binary's path with --bird)"
         ) from None
-    except PermissionError as e:
-        raise ConfigRejected(
-            f"cannot check the configuration: cannot run BIRD binary {bird!r}: {e.strerror}"
-        ) from None
+    except OSError as e:  # not executable, not a program, ...
+        raise BirdNotRun(f"cannot run {bird!r}: {e.strerror or e}") from None
     except subprocess.TimeoutExpired:
         # Unchecked is as bad as rejected: the candidate must not be installed.
-        raise ConfigRejected(
-            f"cannot check the configuration: `{bird} -p` did not finish within {timeout:g} s"
-        ) from None
+        raise BirdNotRun(f"`{bird} -p` did not finish within {timeout:g} s") from None
     if done.returncode == 0:
         return
     raise ConfigRejected(

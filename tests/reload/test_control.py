@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from bird_daemon import BIRD, BirdDaemon, find, netns_problem
 
-from birdgen.errors import ConfigRejected, ReloadFailed
+from birdgen.errors import BirdNotRun, ConfigRejected, ReloadFailed
 from birdgen.reload import CommandReloader, Reloader, SocketReloader
 from birdgen.reload.control import (
     MAX_COMMAND_BYTES,
@@ -396,7 +396,7 @@ def test_socket_reloader_falls_back_to_bird_p_without_daemon(tmp_path: Path) -> 
         reloader.check(bad)
     assert err.value.detail == f"{bad}:5:19 Invalid prefix length 33"
     # Proof that the fallback is what answered: with no bird binary it cannot check at all.
-    with pytest.raises(ConfigRejected, match="not found"):
+    with pytest.raises(BirdNotRun, match="not found"):
         SocketReloader(tmp_path / "no.ctl", bird_binary=str(tmp_path / "nobird")).check(good)
     with pytest.raises(ReloadFailed, match="No such file or directory"):
         reloader.reload(good)

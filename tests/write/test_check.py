@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from birdgen.errors import ConfigRejected
+from birdgen.errors import BirdNotRun, ConfigRejected
 from birdgen.write.check import check_file, check_text
 
 BIRD = shutil.which("bird") or ("/usr/sbin/bird" if os.path.exists("/usr/sbin/bird") else None)
@@ -81,17 +81,26 @@ def test_relative_include_resolves_beside_the_file(tmp_path: Path) -> None:
     check_text('router id 192.0.2.1;\ninclude "svc.conf";\n', bird=BIRD, directory=tmp_path)
 
 
-def test_missing_binary_says_so(tmp_path: Path) -> None:
-    with pytest.raises(ConfigRejected) as err:
+def test_missing_binary_says_bird_could_not_run_not_that_it_rejected(tmp_path: Path) -> None:
+    with pytest.raises(BirdNotRun) as err:
         check_text(GOOD, bird=str(tmp_path / "no-such-bird"), directory=tmp_path)
     assert "not found" in err.value.detail and "no-such-bird" in err.value.detail
+    assert str(err.value).startswith("BIRD could not be run to check the configuration: ")
+    assert "rejected" not in str(err.value)
+
+
+def test_a_binary_that_is_not_executable_could_not_be_run(tmp_path: Path) -> None:
+    fake = tmp_path / "bird"
+    fake.write_text("not a program\n")
+    with pytest.raises(BirdNotRun, match=r"cannot run .*Permission denied"):
+        check_text(GOOD, bird=str(fake), directory=tmp_path)
 
 
 def test_hanging_parser_times_out(tmp_path: Path) -> None:
     fake = tmp_path / "bird"
     fake.write_text("#!/bin/sh\nexec sleep 30\n")
     fake.chmod(0o755)
-    with pytest.raises(ConfigRejected, match=r"did not finish within 0\.3 s"):
+    with pytest.raises(BirdNotRun, match=r"did not finish within 0\.3 s"):
         check_text(GOOD, bird=str(fake), timeout=0.3, directory=tmp_path)
 
 
