@@ -4,7 +4,7 @@ Place in the pipeline: render -> write -> **reload**. Once the new file is in pl
 sidecar asks the running daemon, over the UNIX socket `bird -s` listens on, to check it
 (`configure check "file"`) and to load it (`configure "file"`), and reads BIRD's answer.
 
-The protocol (measured on BIRD 2.0.12, see /work/shared/spec/bird-facts.md):
+The protocol (measured on BIRD 2.0.12, see docs/bird-facts.md):
 
     0001 BIRD 2.0.12 ready.             greeting, sent on connect
     DDDD-text                           a reply line; more follow
