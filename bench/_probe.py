@@ -10,12 +10,12 @@ the caller measures wall time and peak RSS of the whole process from outside.
 
 `--what-if` runs birdgen with one part swapped *without editing it*, to size a change (before
 making it) or to keep the old way as a baseline in the same run (after):
-  pyyaml  every YAML document read by PyYAML (libyaml's parser, birdgen's resolver table),
-          as before the fast block-YAML reader (`birdgen.sources.blockyaml`);
+  pyyaml  every YAML file read by PyYAML (libyaml's parser, kubectl's resolver table), the
+          path `birdgen.sources.files` takes when its screen finds a scalar that YAML 1.1
+          and 1.2 may read differently: the same-run baseline for yaml-rs;
+  json    JSON read by the standard library's `json` instead of orjson;
   nogc    the cyclic garbage collector off for the run (`gc.disable()`; the one-shot CLI
-          already does this around load, model and plan);
-  serial  big YAML files read in one process, not as two halves side by side
-          (`birdgen.sources.halves`); implied by pyyaml, the way birdgen read YAML before.
+          already does this around load, model and plan).
 """
 
 from __future__ import annotations
@@ -65,18 +65,12 @@ def main() -> None:
         return wrapper
 
     if "pyyaml" in what_if:
-        import yaml
+        files._may_differ = lambda text: True  # type: ignore[attr-defined]
+    if "json" in what_if:
+        import json as stdlib_json
 
-        class PyYamlOnly:
-            def __init__(self, loader: Any) -> None:
-                self.loader = loader
-
-            def load_all(self, text: str) -> list[Any]:
-                return list(yaml.load_all(text, Loader=self.loader))
-
-        files.BlockYaml = PyYamlOnly  # type: ignore[attr-defined,assignment,misc]
-    if "serial" in what_if or "pyyaml" in what_if:
-        files.halves.cpus = lambda: 1  # type: ignore[attr-defined]
+        files.orjson.loads = stdlib_json.loads  # type: ignore[attr-defined]
+        files.orjson.JSONDecodeError = stdlib_json.JSONDecodeError  # type: ignore[attr-defined]
 
     files.parse_text = timed("parse", files.parse_text)
     cli.files.load = timed("load", files.load)  # read + parse; "read" = load - parse

@@ -43,9 +43,7 @@ def load(paths: Sequence[str], kubeconfig: str | None, in_cluster: bool) -> list
         )
 
         objects += KubeSource(connect(kubeconfig), environment(None).secrets_namespace).list_all()
-    # Big YAML files are read in two processes when there are two CPUs: forking is safe here
-    # because nothing has started a thread (`halves` checks that too).
-    from_files = files.load(paths, parallel=True)
+    from_files = files.load(paths)
     if paths and not from_files:
         raise SourceError(
             f"no manifest was read from {' '.join(paths)}: a directory is searched for "
