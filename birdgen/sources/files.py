@@ -116,21 +116,24 @@ _AFTER_INDICATOR = [
         r"[\"']:",
     )
 ]
-# A key before its colon: a 1.1 boolean, one ending in a digit, dot or underscore (a number?),
-# or none.
+# A block mapping's key, at a line's start or after "- ": a 1.1 boolean, anything starting like
+# a number, or none. (Keys elsewhere are in flow collections or after `?`, both screened above.)
 _KEY = re.compile(
-    r"(?:(?<=[\s\-?\[{,](?:on|On|ON|no|No|NO|<<))|(?<=[\s\-?\[{,](?:yes|Yes|YES|off|Off|OFF))"
-    r"|(?<=[0-9._\s])):(?=[ \t\r\n]|\Z)"  # or a number, or an empty key
+    r"(?:\n|- )[ \t]*+(?:[oO]n|ON|[nN]o|NO|<<|[yY]es|YES|[oO]ff|OFF|[-+]?[0-9._][^\s:]*+|)"
+    r":(?=[ \t\r\n]|\Z)"
 )
 # A non-empty flow collection (`[a, b]`, `{a: 1}`): the two versions differ in many corners
 # of flow syntax, and kubectl writes flow style only for `[]` and `{}`, so PyYAML reads these.
 _FLOW = re.compile(r"(?:[:\-?][ \t]+|^[ \t]*)[\[{](?![ \t]*[\]}])", re.MULTILINE)
 _ROOT_SCALAR = re.compile(rf"[ \t]*(?:{_SCALAR})")
-# Anywhere: a collection as a key, a directive, an explicit key, reserved indicators, and the
-# characters YAML 1.1 takes as line breaks.
-_OTHER = re.compile(
-    r"[\]}][ \t]*:(?:[ \t\r\n]|\Z)|\n%|\?(?=[ \t\r\n]|\Z)|[@`\x85\u2028\u2029\ufeff]"
-)
+# Anywhere: a collection as a key, an explicit key, reserved indicators, and the characters
+# YAML 1.1 takes as line breaks (and a byte-order mark). One literal-led pattern or string
+# search each: a character class at a pattern's start would make the engine try every position.
+_OTHER = [re.compile(rf"{c}[ \t]*:(?=[ \t\r\n]|\Z)") for c in (r"\]", r"\}")] + [
+    re.compile(r"\?(?=[ \t\r\n]|\Z)")
+]
+_OTHER_TEXT = ("\n%", "@", "`", "\x85", "\u2028", "\u2029", "\ufeff")
+_OPENERS = [re.compile(r"\[(?![ \t]*\])"), re.compile(r"\{(?![ \t]*\})")]
 _BLOCK_SCALAR = re.compile(
     rf"(?:[:\-?]|---|&\S+)(?=[ \t\r\n]){_GAP}[|>][-+0-9]*[ \t]*(?:#[^\r\n]*)?(?:\r?\n|\Z)"
 )
@@ -142,9 +145,11 @@ _ALIKE = yaml_rs.DuplicateKeyPolicy.LastWins  # as PyYAML: a later key replaces 
 def _may_differ(text: str) -> bool:
     """Whether YAML 1.1 and 1.2 might read `text` differently (False: they read it alike)."""
     return bool(
-        _OTHER.search(text)
+        any(part in text for part in _OTHER_TEXT)
+        or text.startswith("%")
+        or any(p.search(text) for p in _OTHER)
         or any(p.search(text) for p in _AFTER_INDICATOR)
-        or _KEY.search(text)
+        or _KEY.search("\n" + text)
         or _ROOT_SCALAR.match(text)
         or _empty_block_scalar(text)
         or _flow_outside_block_scalars(text)
@@ -170,10 +175,14 @@ def _block_scalars(text: str) -> Iterator[tuple[int, int]]:
 
 def _empty_block_scalar(text: str) -> bool:
     """Whether a block scalar has no content (yaml-rs then reads "\n" where YAML says "")."""
+    if "|" not in text and ">" not in text:
+        return False
     return any(start == end for start, end in _block_scalars(text))
 
 
 def _flow_outside_block_scalars(text: str) -> bool:
+    if not any(p.search(text) for p in _OPENERS):
+        return False
     flows = [m.start() for m in _FLOW.finditer(text)]
     if not flows:
         return False
