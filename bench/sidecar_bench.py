@@ -104,13 +104,15 @@ def burst(debounce: float, max_delay: float, rounds: int) -> list[float]:
     counts = []
     try:
         for _ in range(rounds):
-            before = s.sidecar.metrics.reloads.value(result="success")
+            before = s.sidecar.metrics.value("birdgen_reloads_total", result="success")
             for i in range(1000):
                 s.api.update(endpoint_slice("web", [NODE] if i % 2 else ["node-2"]))
                 time.sleep(0.0025)
             s.api.update(endpoint_slice("web", [NODE, "node-2"]))
             time.sleep(2.0)
-            counts.append(s.sidecar.metrics.reloads.value(result="success") - before)
+            counts.append(
+                s.sidecar.metrics.value("birdgen_reloads_total", result="success") - before
+            )
     finally:
         s.close()
     return counts
