@@ -16,11 +16,13 @@ libraries do the reading:
 
 `_may_differ` is a screen, not a parser: it looks for the places a plain scalar can start,
 errs on the side of PyYAML, and `tests/sources/test_yaml_read.py` checks both paths against
-PyYAML on hand-written, generated and damaged YAML. JSON is read by orjson.
+PyYAML on hand-written, generated and damaged YAML. JSON is read by orjson, and by the
+standard library's `json` when orjson refuses it (integers beyond 64 bits; error wording).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -218,7 +220,7 @@ def parse_text(text: str, origin: str) -> list[RawObject]:
     """The objects in one YAML (multi-document) or JSON text."""
     try:
         docs = _read_json_or_yaml(text, origin)
-    except orjson.JSONDecodeError as exc:
+    except json.JSONDecodeError as exc:
         raise SourceError(f"{origin}: line {exc.lineno}: malformed JSON: {exc.msg}") from exc
     except yaml.YAMLError as exc:
         raise SourceError(f"{origin}: malformed YAML: {_yaml_message(exc)}") from exc
@@ -232,13 +234,22 @@ def parse_text(text: str, origin: str) -> list[RawObject]:
     return objects
 
 
+def _read_json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # The standard library reads it again: integers beyond 64 bits (which the model then
+        # refuses field by field), and its wording and limits for what is really malformed.
+        return json.loads(text)
+
+
 def _read_json_or_yaml(text: str, origin: str) -> list[Any]:
     if origin.endswith(".json"):
-        return [orjson.loads(text)]
+        return [_read_json(text)]
     if text.lstrip().startswith(("{", "[")):
         try:
-            return [orjson.loads(text)]
-        except orjson.JSONDecodeError:
+            return [_read_json(text)]
+        except json.JSONDecodeError:
             pass  # YAML in flow style (`{kind: Service}`), or YAML documents after one: as YAML
     return _read_yaml(text)
 

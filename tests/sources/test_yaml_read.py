@@ -427,3 +427,10 @@ def test_damaged_kubectl_output_reads_or_fails_as_pyyaml(rng: random.Random, edi
             lines[i] = line.lstrip(" ") if rng.random() < 0.5 else " " + line
     text = "\n".join(lines)
     assert birdgen(text) == reference(text)
+
+
+def test_json_beyond_orjson_is_read_by_the_standard_library() -> None:
+    # orjson stops at 64-bit integers; the model, not the reader, refuses such a number.
+    assert parse_text('{"kind": "A", "n": 18446744073709551616}', "x.json") == [
+        {"kind": "A", "n": 18446744073709551616}
+    ]
