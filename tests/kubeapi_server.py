@@ -3,20 +3,35 @@
 birdgen's live source (`birdgen.sources.kube`) reads the cluster through the real `kubernetes`
 client. Its tests must exercise that client's real HTTP path — URL building, query parameters,
 chunked watch streams, error statuses — so instead of patching the client they point it at this
-server. It speaks just enough of the API for list + watch of the resources birdgen reads:
+server. It answers the read requests birdgen makes as kube-apiserver does:
 
+- authentication and RBAC from the manifests in `deploy/` (`tests/kubeapi_rbac.py`): 401 for a
+  missing or unknown bearer token, 403 for anything the bindings do not grant, resourceNames
+  included (checked before a CRD's absence is: a forbidden absent CRD is 403, as for real);
 - GET of collections (cluster-wide and per namespace) and of single objects;
+- lists with `limit`/`continue` (pages of a consistent snapshot; a continue token from before a
+  compaction is 410 Expired), `resourceVersion` and `resourceVersionMatch` (unset: most recent;
+  "0": any, served whole as from the watch cache, `limit` ignored; N: not older than N, or exactly
+  N when `limit` is set or the match is Exact; 410 below the compaction point; "Too large
+  resource version" (504) when N is still in the future after a short wait);
+- field selectors on `metadata.name` and `metadata.namespace` (`=`, `==`, `!=`); any other field
+  is 400 as on the real server; label selectors are refused (birdgen does not use them);
 - `?watch=1&resourceVersion=N` streaming newline-delimited JSON events with chunked transfer
-  encoding, `allowWatchBookmarks`, `timeoutSeconds`, and `410 Expired` once N is compacted;
+  encoding, `allowWatchBookmarks`, `timeoutSeconds`, `410 Expired` once N is compacted and
+  "Too large resource version" from a future N;
 - one global, monotonically increasing resourceVersion, as etcd gives the real server.
 
 Tests drive it with `create`/`update`/`patch`/`delete`, break it on purpose with `compact`,
-`drop_watches`, `fail_next`, `delay_next` and `set_installed`, and inspect `requests()`.
+`drop_watches`, `fail_next`, `delay_next` and `set_installed`, and inspect `requests()` (each
+with its response size, so benchmarks can count what a client asked of the server).
 Only GET is served: birdgen never writes to the cluster.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import bisect
 import contextlib
 import copy
 import json
@@ -32,6 +47,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, urlsplit
+
+from kubeapi_rbac import Attributes, Rbac, deploy_rbac, forbidden_message
 
 Obj = dict[str, Any]
 
@@ -74,7 +91,7 @@ RESOURCES: tuple[Resource, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Request:
     """One request as the server saw it, for tests to assert on."""
 
@@ -84,6 +101,7 @@ class Request:
     status: int
     resource: str | None  # Resource.name, or None when the path matched nothing
     at: float  # time.monotonic() when it arrived
+    sent: int = 0  # response body bytes; a watch's grows while it streams
 
     @property
     def watch(self) -> bool:
@@ -114,14 +132,72 @@ class _Watch:
     resource: Resource
     namespace: str | None
     sock: socket.socket
+    selector: _FieldSelector
     events: queue.Queue[object] = field(default_factory=queue.Queue)
+    entry: Request | None = None  # its line in the request log, whose byte count it keeps
+
+    def send(self, h: _Handler, data: bytes) -> None:
+        sent = h.send_chunk(data)
+        if self.entry is not None:
+            self.entry.sent += sent
+
+
+class _BadRequest(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _FieldSelector:
+    """`metadata.name=x,metadata.namespace!=y`: the fields every resource supports."""
+
+    terms: tuple[tuple[str, str, str], ...] = ()  # (field, "=" or "!=", value)
+
+    @classmethod
+    def parse(cls, text: str | None) -> _FieldSelector:
+        terms = []
+        for part in (text or "").split(","):
+            if not part.strip():
+                continue
+            op = "!=" if "!=" in part else "==" if "==" in part else "="
+            fld, _, value = part.partition(op)
+            fld = fld.strip()
+            if fld not in ("metadata.name", "metadata.namespace"):
+                raise _BadRequest(f"field label not supported: {fld}")
+            terms.append((fld, "!=" if op == "!=" else "=", value.strip()))
+        return cls(tuple(terms))
+
+    def exact_name(self) -> str:
+        """The name it pins (RequestInfo's name for a list or watch), or ""."""
+        names = {v for f, op, v in self.terms if f == "metadata.name" and op == "="}
+        return names.pop() if len(names) == 1 else ""
+
+    def matches(self, obj: Obj) -> bool:
+        meta = obj.get("metadata") or {}
+        for fld, op, value in self.terms:
+            actual = meta.get(fld.removeprefix("metadata."), "") or ""
+            if (actual == value) != (op == "="):
+                return False
+        return True
+
+
+def _encode_continue(rv: int, after: tuple[str, str]) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(after)}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(data["rv"]), (str(data["start"][0]), str(data["start"][1]))
+    except (binascii.Error, ValueError, KeyError, IndexError, TypeError):
+        raise _BadRequest("continue key is not valid") from None
 
 
 def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true")
 
 
-def _status(code: int, reason: str, message: str) -> Obj:
+def _status(code: int, reason: str, message: str, **extra: Any) -> Obj:
     return {
         "kind": "Status",
         "apiVersion": "v1",
@@ -130,7 +206,23 @@ def _status(code: int, reason: str, message: str) -> Obj:
         "message": message,
         "reason": reason,
         "code": code,
+        **extra,
     }
+
+
+def _too_large(rv: int, current: int) -> Obj:
+    # kube-apiserver's watch cache waits up to 3 s for a version it has not seen, then says this.
+    return _status(
+        504,
+        "Timeout",
+        f"Too large resource version: {rv}, current: {current}",
+        details={
+            "causes": [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ],
+            "retryAfterSeconds": 1,
+        },
+    )
 
 
 def _key(obj: Obj) -> tuple[str, str]:
@@ -188,17 +280,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = _not_allowed
 
-    def send_json(self, code: int, body: Obj) -> None:
-        data = json.dumps(body).encode()
+    def send_json(self, code: int, body: Obj) -> int:
+        data = json.dumps(body, separators=(",", ":")).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        return len(data)
 
-    def send_chunk(self, data: bytes) -> None:
+    def send_chunk(self, data: bytes) -> int:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+        return len(data)
 
 
 class FakeApiServer:
@@ -214,18 +308,32 @@ class FakeApiServer:
         missing: Iterable[str] = (),
         bookmark_interval: float = 1.0,
         expired_watch: Literal["event", "http"] = "event",
+        rbac: Iterable[Obj] | Literal["deploy"] | None = "deploy",
+        too_large_wait: float = 3.0,
     ) -> None:
         """`missing`: resource names (`bgpfilters.crd.projectcalico.org`) whose CRD is not
         installed, so every request for them is 404. `bookmark_interval`: seconds between
         BOOKMARK events on watches that allow them (the real server sends one about a minute).
         `expired_watch`: how a watch from a compacted resourceVersion fails — "event" sends
         HTTP 200 and an ERROR event with a 410 Status, as kube-apiserver's watch cache does;
-        "http" answers HTTP 410 outright."""
+        "http" answers HTTP 410 outright. `rbac`: the RBAC objects to enforce; "deploy" (the
+        default) is the shipped manifests with the Secrets Role in kube-system
+        (`kubeapi_rbac.deploy_rbac()`), None lets every request through unauthenticated.
+        `too_large_wait`: how long a request for a future resourceVersion waits for it before
+        "Too large resource version" (kube-apiserver: 3 s)."""
         self._lock = threading.Lock()
+        self._advanced = threading.Condition(self._lock)  # notified on every write
         self._objects: dict[Resource, dict[tuple[str, str], Obj]] = {r: {} for r in RESOURCES}
+        self._sorted: dict[Resource, list[tuple[str, str]]] = {}  # sorted keys, until a write
         self._history: list[tuple[int, Resource, str, Obj]] = []
+        # The objects at the compaction point: with the history after it, any version since
+        # can be rebuilt (exact lists, continued lists).
+        self._base: dict[Resource, dict[tuple[str, str], Obj]] = {r: {} for r in RESOURCES}
+        self._states: dict[tuple[Resource, int], dict[tuple[str, str], Obj]] = {}
         self._rv = 1
         self._compacted = 0  # a watch or list from a resourceVersion below this gets 410
+        self.rbac = Rbac(deploy_rbac() if rbac == "deploy" else rbac) if rbac is not None else None
+        self.too_large_wait = too_large_wait
         self._installed = {r: True for r in RESOURCES}
         for name in missing:
             self._installed[self._by_name(name)] = False
@@ -284,13 +392,19 @@ class FakeApiServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def kubeconfig(self, path: str | Path) -> Path:
-        """Write a kubeconfig pointing at this server (plain HTTP; the token is ignored)."""
+    def token(self, namespace: str = "kube-system", name: str = "birdgen") -> str:
+        """A ServiceAccount's bearer token (birdgen's, by default)."""
+        return self.rbac.token_for(namespace, name) if self.rbac is not None else "fake-token"
+
+    def kubeconfig(self, path: str | Path, token: str | None = "") -> Path:
+        """Write a kubeconfig pointing at this server (plain HTTP) that authenticates with
+        `token`: "" means birdgen's ServiceAccount, None no credentials at all."""
+        user = {"token": token or self.token()} if token is not None else {}
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+            "users": [{"name": "fake", "user": user}],
             "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
             "current-context": "fake",
         }
@@ -381,10 +495,18 @@ class FakeApiServer:
             del self._objects[res][_key(obj)]
         else:
             self._objects[res][_key(obj)] = obj
-        self._history.append((self._rv, res, event, copy.deepcopy(obj)))
+        self._sorted.pop(res, None)
+        # Stored objects are never mutated in place (writes replace them), so history, watch
+        # queues and list snapshots can share them.
+        self._history.append((self._rv, res, event, obj))
         for watch in self._watches:
-            if watch.resource == res and watch.namespace in (None, _key(obj)[0]):
-                watch.events.put((event, copy.deepcopy(obj)))
+            if (
+                watch.resource == res
+                and watch.namespace in (None, _key(obj)[0])
+                and watch.selector.matches(obj)
+            ):
+                watch.events.put((event, obj))
+        self._advanced.notify_all()
 
     # ---- faults ----------------------------------------------------------------------------
 
@@ -398,6 +520,9 @@ class FakeApiServer:
             self._rv += 1
             self._compacted = self._rv
             self._history.clear()
+            self._states.clear()
+            self._base = {r: dict(objs) for r, objs in self._objects.items()}
+            self._advanced.notify_all()
             if expire_watches:
                 for watch in self._watches:
                     watch.events.put(_EXPIRE)
@@ -483,11 +608,20 @@ class FakeApiServer:
     # ---- HTTP ------------------------------------------------------------------------------
 
     def _log(
-        self, method: str, path: str, query: dict[str, str], status: int, res: Resource | None
-    ) -> None:
-        entry = Request(method, path, query, status, res.name if res else None, time.monotonic())
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        status: int,
+        res: Resource | None,
+        sent: int = 0,
+    ) -> Request:
+        entry = Request(
+            method, path, query, status, res.name if res else None, time.monotonic(), sent
+        )
         with self._lock:
             self._log_entries.append(entry)
+        return entry
 
     def _route(self, path: str) -> tuple[Resource, str | None, str | None] | None:
         """Map a path to (resource, namespace, name); None when nothing matches."""
@@ -517,31 +651,60 @@ class FakeApiServer:
         res = route[0] if route else None
         watch = _truthy(query.get("watch"))
 
+        def refuse(code: int, body: Obj) -> None:
+            self._log("GET", url.path, query, code, res, h.send_json(code, body))
+
+        user = None
+        if self.rbac is not None:
+            user = self.rbac.authenticate(h.headers.get("Authorization"))
+            if user is None:
+                refuse(401, _status(401, "Unauthorized", "Unauthorized"))
+                return
+        try:
+            selector = _FieldSelector.parse(query.get("fieldSelector"))
+        except _BadRequest as exc:
+            refuse(400, _status(400, "BadRequest", str(exc)))
+            return
+        if user is not None and route is not None:
+            assert self.rbac is not None
+            resource, namespace, name = route
+            attrs = Attributes(
+                verb="get" if name is not None else "watch" if watch else "list",
+                group=resource.group,
+                resource=resource.plural,
+                namespace=namespace or "",
+                name=name if name is not None else selector.exact_name(),
+            )
+            if not self.rbac.allowed(user, attrs):
+                refuse(403, _status(403, "Forbidden", forbidden_message(user, attrs)))
+                return
+
         fault = self._take_fault(res.name if res else None, watch)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.status:
-            self._log("GET", url.path, query, fault.status, res)
-            h.send_json(fault.status, _status(fault.status, "Injected", "fail_next"))
+            refuse(fault.status, _status(fault.status, "Injected", "fail_next"))
             return
         if route is None or not self._installed[route[0]]:
-            self._log("GET", url.path, query, 404, res)
-            msg = "the server could not find the requested resource"
-            h.send_json(404, _status(404, "NotFound", msg))
+            refuse(
+                404, _status(404, "NotFound", "the server could not find the requested resource")
+            )
             return
-        if unsupported := sorted({"fieldSelector", "labelSelector", "limit"} & query.keys()):
+        if unsupported := sorted({"labelSelector", "sendInitialEvents"} & query.keys()):
             # birdgen does not use these; refuse rather than silently ignore them.
-            self._log("GET", url.path, query, 400, res)
-            h.send_json(400, _status(400, "BadRequest", f"fake does not support {unsupported}"))
+            refuse(400, _status(400, "BadRequest", f"the double does not support {unsupported}"))
             return
 
         res, namespace, name = route
-        if name is not None:
-            self._serve_get(h, url.path, query, res, namespace, name)
-        elif watch:
-            self._serve_watch(h, url.path, query, res, namespace)
-        else:
-            self._serve_list(h, url.path, query, res, namespace)
+        try:
+            if name is not None:
+                self._serve_get(h, url.path, query, res, namespace, name)
+            elif watch:
+                self._serve_watch(h, url.path, query, res, namespace, selector)
+            else:
+                self._serve_list(h, url.path, query, res, namespace, selector)
+        except _BadRequest as exc:
+            refuse(400, _status(400, "BadRequest", str(exc)))
 
     def _take_fault(self, resource: str | None, watch: bool) -> _Fault | None:
         with self._lock:
@@ -563,60 +726,179 @@ class FakeApiServer:
         name: str,
     ) -> None:
         with self._lock:
-            obj = copy.deepcopy(self._objects[res].get((namespace or "", name)))
+            obj = self._objects[res].get((namespace or "", name))
         if obj is None:
-            self._log("GET", path, query, 404, res)
-            h.send_json(404, _status(404, "NotFound", f'{res.name} "{name}" not found'))
+            body = _status(404, "NotFound", f'{res.name} "{name}" not found')
+            self._log("GET", path, query, 404, res, h.send_json(404, body))
             return
-        self._log("GET", path, query, 200, res)
-        h.send_json(200, obj)
+        self._log("GET", path, query, 200, res, h.send_json(200, obj))
 
     def _too_old(self, rv: str | None) -> bool:
         # Caller holds the lock. "" and "0" mean "any version", never too old.
         return rv not in (None, "", "0") and int(rv) < self._compacted
 
+    def _wait_for(self, rv: int) -> bool:
+        """Whether version `rv` exists, waiting a little for it as the watch cache does.
+        Caller holds the lock."""
+        return self._advanced.wait_for(lambda: self._rv >= rv, timeout=self.too_large_wait)
+
+    def _keys(self, res: Resource) -> list[tuple[str, str]]:
+        # Caller holds the lock.
+        keys = self._sorted.get(res)
+        if keys is None:
+            keys = self._sorted[res] = sorted(self._objects[res])
+        return keys
+
+    def _state_at(self, res: Resource, rv: int) -> tuple[dict[tuple[str, str], Obj], list[Any]]:
+        """The objects of `res` at version `rv` and their sorted keys. Caller holds the lock."""
+        if rv >= self._rv:
+            return self._objects[res], self._keys(res)
+        state = self._states.get((res, rv))
+        if state is None:
+            state = dict(self._base[res])
+            for erv, r, event, obj in self._history:
+                if erv > rv:
+                    break
+                if r is res:
+                    if event == "DELETED":
+                        state.pop(_key(obj), None)
+                    else:
+                        state[_key(obj)] = obj
+            if len(self._states) >= 16:
+                self._states.pop(next(iter(self._states)))
+            self._states[(res, rv)] = state
+        return state, sorted(state)
+
     def _serve_list(
-        self, h: _Handler, path: str, query: dict[str, str], res: Resource, namespace: str | None
+        self,
+        h: _Handler,
+        path: str,
+        query: dict[str, str],
+        res: Resource,
+        namespace: str | None,
+        selector: _FieldSelector,
     ) -> None:
+        rv_param = query.get("resourceVersion") or ""
+        match = query.get("resourceVersionMatch") or ""
+        token = query.get("continue") or ""
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            raise _BadRequest("limit: not an integer") from None
+        if match and match not in ("Exact", "NotOlderThan"):
+            raise _BadRequest(f'resourceVersionMatch: unsupported value "{match}"')
+        if match and not rv_param:
+            raise _BadRequest(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            )
+        if match == "Exact" and rv_param == "0":
+            raise _BadRequest('resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
+        if token and (rv_param or match):
+            raise _BadRequest("specifying resource version is not allowed when using continue")
         with self._lock:
-            if self._too_old(query.get("resourceVersion")):
-                code, body = 410, self._expired_status(query["resourceVersion"])
-            else:
-                items = []
-                for key in sorted(self._objects[res]):
-                    if namespace in (None, key[0]):
-                        item = copy.deepcopy(self._objects[res][key])
-                        # Real list responses carry kind/apiVersion only on the list itself.
-                        item.pop("kind", None)
-                        item.pop("apiVersion", None)
-                        items.append(item)
-                code, body = (
-                    200,
-                    {
-                        "kind": f"{res.kind}List",
-                        "apiVersion": res.api_version,
-                        "metadata": {"resourceVersion": str(self._rv)},
-                        "items": items,
-                    },
+            code, body = self._list_body(res, namespace, selector, rv_param, match, token, limit)
+        self._log("GET", path, query, code, res, h.send_json(code, body))
+
+    def _list_body(
+        self,
+        res: Resource,
+        namespace: str | None,
+        selector: _FieldSelector,
+        rv_param: str,
+        match: str,
+        token: str,
+        limit: int,
+    ) -> tuple[int, Obj]:
+        # Caller holds the lock.
+        after: tuple[str, str] | None = None
+        if token:
+            at, after = _decode_continue(token)
+            if at < self._compacted:
+                # etcd compacted the snapshot the pages come from; the real server offers a
+                # token to go on inconsistently, which a careful client does not take.
+                msg = (
+                    "The provided continue parameter is too old to display a consistent list "
+                    "result. You can start a new list without the continue parameter, or use "
+                    "the continue token in this response to retrieve the remainder of the "
+                    "results. Continuing with the provided token results in an inconsistent "
+                    "list - objects that were created, modified, or deleted between the time "
+                    "the first chunk was returned and now may show up in the list."
                 )
-        self._log("GET", path, query, code, res)
-        h.send_json(code, body)
+                inconsistent = _encode_continue(self._rv, after)
+                return 410, _status(410, "Expired", msg, metadata={"continue": inconsistent})
+        elif rv_param in ("", "0"):
+            at = self._rv
+            if rv_param == "0" and match != "Exact":
+                limit = 0  # served from the watch cache, which does not paginate
+        else:
+            try:
+                wanted = int(rv_param)
+            except ValueError:
+                raise _BadRequest(f"resourceVersion: invalid value {rv_param!r}") from None
+            exact = match == "Exact" or (not match and limit > 0)
+            if exact and wanted < self._compacted:
+                return 410, self._expired_status(rv_param)
+            if not self._wait_for(wanted):
+                return 504, _too_large(wanted, self._rv)
+            at = wanted if exact else self._rv
+        state, keys = self._state_at(res, at)
+        start = 0 if after is None else bisect.bisect_right(keys, after)
+        items: list[Obj] = []
+        next_key: tuple[str, str] | None = None
+        remaining = 0
+        for i in range(start, len(keys)):
+            key = keys[i]
+            if namespace not in (None, key[0]):
+                continue
+            obj = state[key]
+            if not selector.matches(obj):
+                continue
+            if limit and len(items) == limit:
+                next_key = keys[i - 1]
+                remaining = sum(
+                    1 for k in keys[i:] if namespace in (None, k[0]) and selector.matches(state[k])
+                )
+                break
+            # Real list items carry kind/apiVersion only on the list itself.
+            items.append({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
+        meta: Obj = {"resourceVersion": str(at)}
+        if next_key is not None:
+            meta["continue"] = _encode_continue(at, next_key)
+            meta["remainingItemCount"] = remaining
+        return 200, {
+            "kind": f"{res.kind}List",
+            "apiVersion": res.api_version,
+            "metadata": meta,
+            "items": items,
+        }
 
     def _expired_status(self, rv: str) -> Obj:
         msg = f"too old resource version: {rv} ({self._compacted})"
         return _status(410, "Expired", msg)
 
     def _serve_watch(
-        self, h: _Handler, path: str, query: dict[str, str], res: Resource, namespace: str | None
+        self,
+        h: _Handler,
+        path: str,
+        query: dict[str, str],
+        res: Resource,
+        namespace: str | None,
+        selector: _FieldSelector,
     ) -> None:
         rv = query.get("resourceVersion")
+        if query.get("resourceVersionMatch"):
+            raise _BadRequest("resourceVersionMatch is forbidden for watch")
+        if rv not in (None, "", "0") and not rv.isdigit():
+            raise _BadRequest(f"resourceVersion: invalid value {rv!r}")
         bookmarks = _truthy(query.get("allowWatchBookmarks"))
         timeout = float(query["timeoutSeconds"]) if "timeoutSeconds" in query else None
-        watch = _Watch(res, namespace, h.connection)
+        watch = _Watch(res, namespace, h.connection, selector)
         with self._lock:
             expired = self._too_old(rv)
             if expired:
                 error = self._expired_status(rv or "")
+            elif rv not in (None, "", "0") and not self._wait_for(int(rv)):
+                error = _too_large(int(rv), self._rv)
             else:
                 error = {}
                 if rv in (None, "", "0"):
@@ -633,21 +915,21 @@ class FakeApiServer:
                         if erv > int(rv or 0) and r == res and namespace in (None, _key(o)[0])
                     ]
                 for event, obj in backlog:
-                    watch.events.put((event, copy.deepcopy(obj)))
+                    if selector.matches(obj):
+                        watch.events.put((event, obj))
                 self._watches.add(watch)
-        if expired and self.expired_watch == "http":
-            self._log("GET", path, query, 410, res)
-            h.send_json(410, error)
+        if error and (error["code"] != 410 or self.expired_watch == "http"):
+            self._log("GET", path, query, error["code"], res, h.send_json(error["code"], error))
             return
 
-        self._log("GET", path, query, 200, res)
+        watch.entry = self._log("GET", path, query, 200, res)
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
         try:
             if expired:
-                h.send_chunk(json.dumps({"type": "ERROR", "object": error}).encode() + b"\n")
+                watch.send(h, json.dumps({"type": "ERROR", "object": error}).encode() + b"\n")
             elif not self._stream(h, watch, bookmarks, timeout):
                 h.close_connection = True
                 return  # dropped: no terminating chunk, the client sees a broken stream
@@ -681,10 +963,11 @@ class FakeApiServer:
                 return False
             if item is _EXPIRE:
                 error = {"type": "ERROR", "object": self._expired_status("")}
-                h.send_chunk(json.dumps(error).encode() + b"\n")
+                watch.send(h, json.dumps(error).encode() + b"\n")
                 return True
             event, obj = cast(tuple[str, Obj], item)
-            h.send_chunk(json.dumps({"type": event, "object": obj}).encode() + b"\n")
+            line = json.dumps({"type": event, "object": obj}, separators=(",", ":")).encode()
+            watch.send(h, line + b"\n")
 
     def _send_bookmark(self, h: _Handler, watch: _Watch) -> None:
         with self._lock:
@@ -695,7 +978,7 @@ class FakeApiServer:
             rv = str(self._rv)
         res = watch.resource
         obj = {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"resourceVersion": rv}}
-        h.send_chunk(json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n")
+        watch.send(h, json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n")
 
     # ---- lookups ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import urllib3
+from kubeapi_rbac import deploy_rbac
 from kubeapi_server import FakeApiServer, new_api_client
 from kubernetes import client, watch
 
@@ -107,7 +108,7 @@ def test_get_single_objects_and_404(server: FakeApiServer, api: Any) -> None:
     core = client.CoreV1Api(api)
     assert core.read_namespaced_secret("bgp", "kube-system").data == {"pw": "c2VjcmV0"}
     with pytest.raises(client.ApiException) as err:
-        core.read_namespaced_secret("bgp", "default")
+        core.read_namespaced_secret("other", "kube-system")
     assert err.value.status == 404
 
     custom = client.CustomObjectsApi(api)
@@ -338,3 +339,247 @@ def test_stop_is_bounded_with_open_connections(tmp_path: Path) -> None:
         for _ in resp.stream(None):
             pass
     api_client.close()
+
+
+# ---- authentication and RBAC from deploy/ ------------------------------------------------------
+
+
+def secret(name: str, namespace: str = "kube-system") -> dict[str, Any]:
+    meta = {"name": name, "namespace": namespace}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": {"pw": "cHc="}}
+
+
+def test_no_token_or_an_unknown_token_is_401(server: FakeApiServer, tmp_path: Path) -> None:
+    for token in (None, "not-a-token"):
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc", token=token))
+        with pytest.raises(client.ApiException) as err:
+            client.CoreV1Api(api_client).list_node()
+        assert err.value.status == 401
+        api_client.close()
+
+
+def test_rbac_grants_only_what_the_manifests_say(server: FakeApiServer, api: Any) -> None:
+    server.create(secret("bgp-secrets"))
+    server.create(secret("bgp-secrets", "default"))
+    core = client.CoreV1Api(api)
+    core.list_node()
+    core.list_service_for_all_namespaces()
+    core.read_namespaced_secret("bgp-secrets", "kube-system")
+    # The Secrets Role is namespaced: nothing in another namespace, nor cluster-wide.
+    for call in (
+        lambda: core.read_namespaced_secret("bgp-secrets", "default"),
+        lambda: core.list_namespaced_secret("default"),
+        lambda: core.list_secret_for_all_namespaces(),
+    ):
+        with pytest.raises(client.ApiException) as err:
+            call()
+        assert err.value.status == 403
+        assert (
+            'is forbidden: User "system:serviceaccount:kube-system:birdgen"'
+            in json.loads(err.value.body)["message"]
+        )
+    (forbidden, *_) = server.requests(resource="secrets")[1:]
+    assert forbidden.status == 403
+
+
+def test_an_unbound_service_account_may_read_nothing(server: FakeApiServer, tmp_path: Path) -> None:
+    token = server.token("default", "intruder")
+    api_client = new_api_client(server.kubeconfig(tmp_path / "kc", token=token))
+    with pytest.raises(client.ApiException) as err:
+        client.CoreV1Api(api_client).list_node()
+    assert err.value.status == 403
+    # Authorization comes before the resource lookup: an absent CRD is 403 to it, not 404.
+    server.set_installed("bgpfilters.crd.projectcalico.org", False)
+    with pytest.raises(client.ApiException) as err:
+        client.CustomObjectsApi(api_client).list_cluster_custom_object(*CALICO, "bgpfilters")
+    assert err.value.status == 403
+    api_client.close()
+
+
+def test_resource_names_allow_get_and_name_pinned_list_and_watch_only(tmp_path: Path) -> None:
+    rbac = deploy_rbac(secret_names=["bgp-secrets"])
+    with FakeApiServer(rbac=rbac, bookmark_interval=60) as server:
+        server.create(secret("bgp-secrets"))
+        server.create(secret("other"))
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        core = client.CoreV1Api(api_client)
+        assert core.read_namespaced_secret("bgp-secrets", "kube-system").metadata.name
+        pinned = "metadata.name=bgp-secrets"
+        listed = core.list_namespaced_secret("kube-system", field_selector=pinned)
+        assert [s.metadata.name for s in listed.items] == ["bgp-secrets"]
+        events = list(
+            watch.Watch().stream(
+                core.list_namespaced_secret,
+                "kube-system",
+                field_selector=pinned,
+                resource_version="1",
+                timeout_seconds=1,
+            )
+        )
+        assert [e["object"].metadata.name for e in events] == ["bgp-secrets"]
+        for call in (
+            lambda: core.read_namespaced_secret("other", "kube-system"),
+            lambda: core.list_namespaced_secret("kube-system"),
+            lambda: core.list_namespaced_secret(
+                "kube-system", field_selector="metadata.name=other"
+            ),
+            lambda: core.list_namespaced_secret(
+                "kube-system", field_selector="metadata.name!=other"
+            ),
+        ):
+            with pytest.raises(client.ApiException) as err:
+                call()
+            assert err.value.status == 403
+        api_client.close()
+
+
+def test_the_secrets_role_applies_in_the_namespace_it_is_applied_to(tmp_path: Path) -> None:
+    # deploy/README: `kubectl apply -n <NAMESPACE> -f deploy/bgp-secrets-rbac.yaml`.
+    with FakeApiServer(rbac=deploy_rbac("calico-system")) as server:
+        server.create(secret("bgp-secrets", "calico-system"))
+        server.create(secret("bgp-secrets", "kube-system"))
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        core = client.CoreV1Api(api_client)
+        assert core.read_namespaced_secret("bgp-secrets", "calico-system").metadata.name
+        with pytest.raises(client.ApiException) as err:
+            core.read_namespaced_secret("bgp-secrets", "kube-system")
+        assert err.value.status == 403
+        api_client.close()
+
+
+# ---- pagination, resourceVersion semantics, field selectors --------------------------------
+
+
+def test_pages_are_one_consistent_snapshot(server: FakeApiServer, api: Any) -> None:
+    for i in range(7):
+        server.create(service(f"s{i}"))
+    core = client.CoreV1Api(api)
+    first = core.list_service_for_all_namespaces(limit=3)
+    assert [s.metadata.name for s in first.items] == ["s0", "s1", "s2"]
+    assert first.metadata.remaining_item_count == 4
+    # Writes between pages do not show: every page comes from the first page's version.
+    server.create(service("s00"))
+    server.delete("Service", "s5", "default")
+    second = core.list_service_for_all_namespaces(limit=3, _continue=first.metadata._continue)
+    third = core.list_service_for_all_namespaces(limit=3, _continue=second.metadata._continue)
+    assert [s.metadata.name for s in second.items + third.items] == ["s3", "s4", "s5", "s6"]
+    assert third.metadata._continue is None
+    assert {p.metadata.resource_version for p in (first, second, third)} == {
+        first.metadata.resource_version
+    }
+    # A fresh list sees the writes.
+    assert "s00" in {s.metadata.name for s in core.list_service_for_all_namespaces(limit=50).items}
+
+
+def test_a_continue_token_from_before_a_compaction_is_410(server: FakeApiServer, api: Any) -> None:
+    for i in range(3):
+        server.create(service(f"s{i}"))
+    core = client.CoreV1Api(api)
+    first = core.list_service_for_all_namespaces(limit=1)
+    server.compact()
+    with pytest.raises(client.ApiException) as err:
+        core.list_service_for_all_namespaces(limit=1, _continue=first.metadata._continue)
+    assert err.value.status == 410
+    body = json.loads(err.value.body)
+    assert body["reason"] == "Expired" and "too old to display a consistent list" in body["message"]
+
+
+def test_resource_version_semantics_of_lists(tmp_path: Path) -> None:
+    with FakeApiServer(too_large_wait=0.2) as server:
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        core = client.CoreV1Api(api_client)
+        server.create(service("a"))
+        then = server.resource_version
+        server.create(service("b"))
+        names = lambda listing: [s.metadata.name for s in listing.items]  # noqa: E731
+        # Exact: the list as it was at that version.
+        exact = core.list_service_for_all_namespaces(
+            resource_version=str(then), resource_version_match="Exact"
+        )
+        assert names(exact) == ["a"] and exact.metadata.resource_version == str(then)
+        # NotOlderThan (also the meaning of a bare version without limit): the latest.
+        assert names(core.list_service_for_all_namespaces(resource_version=str(then))) == ["a", "b"]
+        # A version with limit and no match means Exact, as in the real server's legacy rule.
+        assert names(core.list_service_for_all_namespaces(resource_version=str(then), limit=5)) == [
+            "a"
+        ]
+        # "0" is served from the watch cache, whole: limit is ignored.
+        whole = core.list_service_for_all_namespaces(resource_version="0", limit=1)
+        assert names(whole) == ["a", "b"] and whole.metadata._continue is None
+        future = str(server.resource_version + 10)
+        for kwargs in (
+            {"resource_version": future},
+            {"resource_version": future, "resource_version_match": "Exact"},
+        ):
+            with pytest.raises(client.ApiException) as err:
+                core.list_service_for_all_namespaces(**kwargs)
+            assert err.value.status == 504
+            assert json.loads(err.value.body)["message"].startswith("Too large resource version")
+        for kwargs in (
+            {"resource_version_match": "NotOlderThan"},
+            {"resource_version": "0", "resource_version_match": "Exact"},
+            {"resource_version": "1", "_continue": "e30="},
+        ):
+            with pytest.raises(client.ApiException) as err:
+                core.list_service_for_all_namespaces(**kwargs)
+            assert err.value.status == 400, kwargs
+        api_client.close()
+
+
+def test_a_watch_from_a_future_version_is_too_large(tmp_path: Path) -> None:
+    with FakeApiServer(too_large_wait=0.2) as server:
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        core = client.CoreV1Api(api_client)
+        with pytest.raises(client.ApiException) as err:
+            core.list_node(watch=True, resource_version=str(server.resource_version + 5))
+        assert err.value.status == 504
+        assert "Too large resource version" in json.loads(err.value.body)["message"]
+        api_client.close()
+
+
+def test_a_watch_from_a_version_that_arrives_meanwhile_waits_for_it(
+    server: FakeApiServer, api: Any
+) -> None:
+    core = client.CoreV1Api(api)
+    ahead = server.resource_version + 1
+    threading.Timer(0.2, lambda: server.create(service("late"))).start()
+    resp = core.list_service_for_all_namespaces(
+        watch=True, resource_version=str(ahead), timeout_seconds=1, _preload_content=False
+    )
+    assert resp.status == 200
+    assert resp.data.decode().strip() == ""  # the version's own event is not "since" it
+
+
+def test_field_selectors_on_metadata_name(server: FakeApiServer, api: Any) -> None:
+    server.create(service("a"))
+    server.create(service("b"))
+    core = client.CoreV1Api(api)
+    by_name = core.list_service_for_all_namespaces(field_selector="metadata.name==b")
+    assert [s.metadata.name for s in by_name.items] == ["b"]
+    others = core.list_service_for_all_namespaces(field_selector="metadata.name!=b")
+    assert [s.metadata.name for s in others.items] == ["a"]
+    start = str(server.resource_version)
+    threading.Timer(0.1, lambda: (server.create(service("c")), server.create(service("d")))).start()
+    events = []
+    w = watch.Watch()
+    for event in w.stream(
+        core.list_service_for_all_namespaces,
+        field_selector="metadata.name=d",
+        resource_version=start,
+        timeout_seconds=2,
+    ):
+        events.append(event["object"].metadata.name)
+        w.stop()
+    assert events == ["d"]
+    with pytest.raises(client.ApiException) as err:
+        core.list_node(field_selector="spec.unschedulable=true")
+    assert err.value.status == 400
+    assert "field label not supported" in json.loads(err.value.body)["message"]
+
+
+def test_request_log_counts_bytes(server: FakeApiServer, api: Any) -> None:
+    server.create(service("a"))
+    core = client.CoreV1Api(api)
+    raw = core.list_service_for_all_namespaces(_preload_content=False).data
+    (entry,) = server.requests(resource="services")
+    assert entry.sent == len(raw)

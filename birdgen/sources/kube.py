@@ -52,7 +52,9 @@ class ResourceType:
     api_version: str
     plural: str
     namespace: str | None = None  # read only this namespace; None means cluster-wide
-    optional: bool = False  # a CRD that may not be installed: 404 means "there are none"
+    # A CRD that may not be installed: 404 means "there are none", and so does 403 (a cluster
+    # without Calico's CRDs often has RBAC without them too), with a warning.
+    optional: bool = False
 
     @property
     def group(self) -> str:
@@ -92,6 +94,7 @@ class Listing:
     items: list[RawObject]  # kind and apiVersion set on every item
     resource_version: str | None  # the list's, to watch from; None when not installed
     installed: bool = True
+    why_absent: str = ""  # for an optional type read as absent: the server's answer
 
 
 class _Response(Protocol):
@@ -176,8 +179,8 @@ class KubeSource:
             finally:
                 response.release_conn()
         except client.ApiException as exc:
-            if exc.status == 404 and rtype.optional:
-                return Listing([], None, installed=False)
+            if exc.status in (403, 404) and rtype.optional:
+                return Listing([], None, installed=False, why_absent=_describe(exc))
             raise SourceError(f"listing {rtype.name}: {_describe(exc)}") from exc
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             # ValueError covers malformed JSON (json.JSONDecodeError is one).
@@ -286,7 +289,7 @@ class Informer:
         watch_timeout_seconds: int = 300,
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,
-        absent_recheck_seconds: float = 60.0,
+        absent_recheck_seconds: float = 300.0,
     ) -> None:
         self.source = source
         self.rtype = rtype
@@ -306,6 +309,7 @@ class Informer:
         self.resource_version: str | None = None  # where the next watch resumes
         self._watched_since_list = False
         self.installed = True
+        self.why_absent = ""  # an optional type's 403 or 404, while it is read as absent
         self.lists = 0  # initial list, relists after 410, resyncs, relists after errors
         self.relists = 0  # lists after the first
         self.expirations = 0  # 410 Gone, by ERROR event or HTTP status
@@ -401,6 +405,15 @@ class Informer:
         first = not self._synced.is_set()
         self.lists += 1
         self.relists += 0 if first else 1
+        if listing.why_absent and listing.why_absent != self.why_absent:
+            # Said once per distinct answer: it is re-checked every absent_recheck_seconds.
+            log.warning(
+                "%s: treated as absent (%s); looking again every %gs",
+                self.rtype.name,
+                listing.why_absent,
+                self.absent_recheck_seconds,
+            )
+        self.why_absent = listing.why_absent
         self.installed = listing.installed
         self.resource_version = listing.resource_version
         self._watched_since_list = False
@@ -424,8 +437,8 @@ class Informer:
             if exc.status == 410:
                 self.expirations += 1
                 raise _Relist from exc
-            if exc.status == 404 and self.rtype.optional:
-                raise _Relist from exc  # the CRD was removed; the relist will say so
+            if exc.status in (403, 404) and self.rtype.optional:
+                raise _Relist from exc  # the CRD or its grant was removed; the relist says so
             raise
         with self._lock:
             self._response = response
@@ -505,7 +518,7 @@ class KubeWatcher:
         watch_timeout_seconds: int = 300,
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,
-        absent_recheck_seconds: float = 60.0,
+        absent_recheck_seconds: float = 300.0,
     ) -> None:
         self._on_change = on_change
         self._notify_lock = threading.Lock()

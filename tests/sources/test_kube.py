@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubeapi_rbac import deploy_rbac
 from kubeapi_server import FakeApiServer, new_api_client
 
 from birdgen.errors import SourceError
@@ -117,14 +118,44 @@ def test_list_all_returns_every_kind_with_kind_and_api_version(
     assert list(calico_node)[:2] == ["apiVersion", "kind"]
 
 
-def test_secrets_come_only_from_the_configured_namespace(
-    server: FakeApiServer, tmp_path: Path
+def test_secrets_come_only_from_the_configured_namespace(tmp_path: Path) -> None:
+    # $NAMESPACE=default, with the Secrets Role applied there as deploy/README says.
+    with FakeApiServer(rbac=deploy_rbac("default")) as server:
+        populate(server)
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        secrets = [o for o in KubeSource(api_client, "default").list_all() if o["kind"] == "Secret"]
+        assert [s["metadata"]["name"] for s in secrets] == ["elsewhere"]
+        api_client.close()
+
+
+def test_a_forbidden_optional_crd_is_absent_and_the_watcher_syncs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    populate(server)
-    api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
-    secrets = [o for o in KubeSource(api_client, "default").list_all() if o["kind"] == "Secret"]
-    assert [s["metadata"]["name"] for s in secrets] == ["elsewhere"]
-    api_client.close()
+    # An RBAC that never heard of BGPFilters: 403 on them, as on a cluster whose Calico
+    # predates the CRD. birdgen must still sync (and so become ready), with a warning.
+    rbac = deploy_rbac()
+    for o in rbac:
+        if o["kind"] == "ClusterRole":
+            for rule in o["rules"]:
+                rule["resources"] = [r for r in rule["resources"] if r != "bgpfilters"]
+    with FakeApiServer(rbac=rbac, bookmark_interval=60) as server:
+        populate(server)
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        kinds = {o["kind"] for o in KubeSource(api_client).list_all()}
+        assert "BGPFilter" not in kinds and "BGPPeer" in kinds
+        watcher = KubeWatcher(KubeSource(api_client), absent_recheck_seconds=60)
+        watcher.start()
+        try:
+            assert watcher.wait_synced(5)
+            informer = watcher.informers["bgpfilters.crd.projectcalico.org"]
+            assert informer.installed is False and "403" in informer.why_absent
+            assert watcher.errors == {}
+            assert any("treated as absent" in r.message for r in caplog.records)
+            # Re-checked rarely: one list so far, no watch.
+            assert [r.status for r in server.requests(resource=informer.rtype.name)] == [403, 403]
+        finally:
+            assert watcher.stop(timeout=3)
+            api_client.close()
 
 
 def test_missing_crd_lists_as_empty(tmp_path: Path) -> None:
