@@ -100,15 +100,16 @@ def test_get_single_objects_and_404(server: FakeApiServer, api: Any) -> None:
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "bgp", "namespace": "kube-system"},
+            "metadata": {"name": "bgp-secrets", "namespace": "kube-system"},
             "data": {"pw": "c2VjcmV0"},
         }
     )
     server.create(bgppeer("tor-1"))
     core = client.CoreV1Api(api)
-    assert core.read_namespaced_secret("bgp", "kube-system").data == {"pw": "c2VjcmV0"}
+    assert core.read_namespaced_secret("bgp-secrets", "kube-system").data == {"pw": "c2VjcmV0"}
+    server.delete("Secret", "bgp-secrets", "kube-system")
     with pytest.raises(client.ApiException) as err:
-        core.read_namespaced_secret("other", "kube-system")
+        core.read_namespaced_secret("bgp-secrets", "kube-system")
     assert err.value.status == 404
 
     custom = client.CustomObjectsApi(api)
@@ -307,7 +308,7 @@ def test_fail_next_and_delay_next(server: FakeApiServer, api: Any) -> None:
 def test_request_log(server: FakeApiServer, api: Any) -> None:
     core = client.CoreV1Api(api)
     core.list_node()
-    core.list_namespaced_secret("kube-system")
+    core.list_namespaced_secret("kube-system", field_selector="metadata.name=bgp-secrets")
     list(watch.Watch().stream(core.list_node, resource_version="1", timeout_seconds=1))
     nodes = server.requests(resource="nodes")
     assert [(r.watch, r.status) for r in nodes] == [(False, 200), (True, 200)]

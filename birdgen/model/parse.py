@@ -1,13 +1,15 @@
 """model: turn the raw objects a source yielded into one validated `Cluster`.
 
-Recognises each object's kind by apiVersion and kind, lets a later object with the same kind,
-namespace and name replace an earlier one, parses each into its record, and raises
-`InvalidInput` listing every problem in every object at once.
+Recognises each object's kind by apiVersion and kind and parses it into its record, once
+(`parse_object`); `assemble` joins the records into a `Cluster` and raises `InvalidInput`
+listing every problem in every object at once. `parse_cluster` is both, for a list of objects
+in which a later object with the same kind, namespace and name replaces an earlier one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from birdgen.errors import InvalidInput, Problem
@@ -62,51 +64,129 @@ def _shown_name(value: Any) -> str:
     return value if plain and not any(c in value for c in " :/") else "?"
 
 
+Key = tuple[str, str, str]  # (kind, namespace, name); kind is "KubeNode" for a v1 Node
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One raw object, read once: its key, its record, and what was wrong with it.
+
+    `record` is the kind's record (a list of pseudo-slices for a legacy Endpoints), or None when
+    the object is invalid or not used (an EndpointSlice no Service owns, a BGPConfiguration
+    with another name). `key` is None when not even kind and name could be read. The sidecar
+    keeps one per object in its store, so a watch event costs one parse, not a cluster's.
+    """
+
+    key: Key | None
+    record: Any
+    problems: tuple[Problem, ...] = ()
+    notices: tuple[str, ...] = ()
+
+
+def parse_object(obj: Any) -> Parsed:
+    """Recognise, name and parse one raw object."""
+    problems: list[Problem] = []
+    notices: list[str] = []
+    key = _key(obj, problems, notices)
+    if key is None:
+        return Parsed(None, None, tuple(problems), tuple(notices))
+    record = _record(key, obj, problems, notices)
+    return Parsed(key, None if problems else record, tuple(problems), tuple(notices))
+
+
+def _key(obj: Any, problems: list[Problem], notices: list[str]) -> Key | None:
+    kind = kind_of(obj) if isinstance(obj, dict) else None
+    if kind is None:
+        fields = obj if isinstance(obj, dict) else {}
+        meta = fields.get("metadata")
+        name = meta.get("name", "?") if isinstance(meta, dict) else "?"
+        notices.append(
+            f"skipping {_shown_name(fields.get('kind'))}/{_shown_name(name)} "
+            f"({_shown_name(fields.get('apiVersion'))}): not a kind birdgen reads"
+        )
+        return None
+    display = "Node" if kind == "KubeNode" else kind
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        problems.append(Problem(display, "?", "metadata", "is required"))
+        return None
+    try:
+        name = parse_object_name(meta.get("name"))
+    except ValueError as exc:
+        problems.append(Problem(display, _shown_name(meta.get("name")), "metadata.name", str(exc)))
+        return None
+    namespace = ""
+    if kind not in CLUSTER_SCOPED:
+        try:
+            namespace = parse_object_name(meta.get("namespace") or "default")
+        except ValueError as exc:
+            problems.append(Problem(display, name, "metadata.namespace", str(exc)))
+            return None
+    return (kind, namespace, name)
+
+
+def _record(key: Key, obj: dict[str, Any], problems: list[Problem], warnings: list[str]) -> Any:
+    kind, ns, name = key
+    if kind == "BGPConfiguration":
+        if name != "default" and not name.startswith("node."):
+            warnings.append(
+                f'BGPConfiguration/{name}: ignored: only "default" and "node.<node name>" are used'
+            )
+            return None
+        return parse_bgp_configuration(obj, name, problems)
+    if kind == "BGPPeer":
+        return parse_bgp_peer(obj, name, problems, warnings)
+    if kind == "BGPFilter":
+        return parse_bgp_filter(obj, name, problems)
+    if kind == "Node":
+        return parse_calico_node(obj, name, problems)
+    if kind == "KubeNode":
+        return parse_kube_node(obj, name, problems, warnings)
+    if kind == "IPPool":
+        return parse_ip_pool(obj, name, problems)
+    if kind == "Service":
+        return parse_service(obj, ns, name, problems, warnings)
+    if kind == "EndpointSlice":
+        return parse_endpoint_slice(obj, ns, name, problems)
+    if kind == "Endpoints":
+        return parse_endpoints(obj, ns, name, problems)
+    if kind == "Secret":
+        return parse_secret(obj, ns, name, problems)
+    raise AssertionError(kind)  # kind_of only returns the kinds above
+
+
 def index(
     objects: Iterable[dict[str, Any]], problems: list[Problem], notices: list[str]
-) -> dict[tuple[str, str, str], dict[str, Any]]:
+) -> dict[Key, dict[str, Any]]:
     """The objects we understand keyed by (kind, namespace, name); later ones replace earlier."""
-    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    out: dict[Key, dict[str, Any]] = {}
     for obj in objects:
-        kind = kind_of(obj) if isinstance(obj, dict) else None
-        if kind is None:
-            fields = obj if isinstance(obj, dict) else {}
-            meta = fields.get("metadata")
-            name = meta.get("name", "?") if isinstance(meta, dict) else "?"
-            notices.append(
-                f"skipping {_shown_name(fields.get('kind'))}/{_shown_name(name)} "
-                f"({_shown_name(fields.get('apiVersion'))}): not a kind birdgen reads"
-            )
-            continue
-        display = "Node" if kind == "KubeNode" else kind
-        meta = obj.get("metadata")
-        if not isinstance(meta, dict):
-            problems.append(Problem(display, "?", "metadata", "is required"))
-            continue
-        try:
-            name = parse_object_name(meta.get("name"))
-        except ValueError as exc:
-            problems.append(
-                Problem(display, _shown_name(meta.get("name")), "metadata.name", str(exc))
-            )
-            continue
-        namespace = ""
-        if kind not in CLUSTER_SCOPED:
-            try:
-                namespace = parse_object_name(meta.get("namespace") or "default")
-            except ValueError as exc:
-                problems.append(Problem(display, name, "metadata.namespace", str(exc)))
-                continue
-        out[(kind, namespace, name)] = obj
+        key = _key(obj, problems, notices)
+        if key is not None:
+            out[key] = obj
     return out
 
 
 def parse_cluster(objects: Iterable[dict[str, Any]], notices: list[str] | None = None) -> Cluster:
-    """Every object parsed and validated; raises `InvalidInput` naming every problem found."""
+    """Every object parsed and validated; raises `InvalidInput` naming every problem found.
+
+    A later object with the same kind, namespace and name replaces an earlier one."""
+    unnamed: list[Parsed] = []
+    by_key: dict[Key, Parsed] = {}
+    for obj in objects:
+        parsed = parse_object(obj)
+        if parsed.key is None:
+            unnamed.append(parsed)
+        else:
+            by_key[parsed.key] = parsed
+    return assemble([*unnamed, *(by_key[k] for k in sorted(by_key))], notices)
+
+
+def assemble(parsed: Iterable[Parsed], notices: list[str] | None = None) -> Cluster:
+    """The `Cluster` of objects parsed one by one, in the order given (keys unique, sorted);
+    raises `InvalidInput` naming every problem of every object."""
     problems: list[Problem] = []
     warnings: list[str] = [] if notices is None else notices
-    by_key = index(objects, problems, warnings)
-
     configs: dict[str, BGPConfiguration] = {}
     peers: list[BGPPeer] = []
     calico_nodes: dict[str, Node] = {}
@@ -117,36 +197,33 @@ def parse_cluster(objects: Iterable[dict[str, Any]], notices: list[str] | None =
     secrets: dict[tuple[str, str], Secret] = {}
     pools: list[IPPool] = []
     filters: dict[str, BGPFilter] = {}
-    for (kind, ns, name), obj in sorted(by_key.items()):
+    for item in parsed:
+        problems.extend(item.problems)
+        warnings.extend(item.notices)
+        record = item.record
+        if item.key is None or record is None:
+            continue
+        kind, ns, name = item.key
         if kind == "BGPConfiguration":
-            if name != "default" and not name.startswith("node."):
-                warnings.append(
-                    f'BGPConfiguration/{name}: ignored: only "default" and "node.<node name>" are used'
-                )
-                continue
-            configs[name] = parse_bgp_configuration(obj, name, problems)
+            configs[name] = record
         elif kind == "BGPPeer":
-            peers.append(parse_bgp_peer(obj, name, problems, warnings))
+            peers.append(record)
         elif kind == "BGPFilter":
-            filters[name] = parse_bgp_filter(obj, name, problems)
+            filters[name] = record
         elif kind == "Node":
-            calico_nodes[name] = parse_calico_node(obj, name, problems)
+            calico_nodes[name] = record
         elif kind == "KubeNode":
-            kube_nodes[name] = parse_kube_node(obj, name, problems, warnings)
+            kube_nodes[name] = record
         elif kind == "IPPool":
-            pool = parse_ip_pool(obj, name, problems)
-            if pool is not None:
-                pools.append(pool)
+            pools.append(record)
         elif kind == "Service":
-            services.append(parse_service(obj, ns, name, problems, warnings))
+            services.append(record)
         elif kind == "EndpointSlice":
-            eps = parse_endpoint_slice(obj, ns, name, problems)
-            if eps is not None:
-                slices.setdefault((ns, eps.service_name), []).append(eps)
+            slices.setdefault((ns, record.service_name), []).append(record)
         elif kind == "Endpoints":
-            legacy[(ns, name)] = parse_endpoints(obj, ns, name, problems)
+            legacy[(ns, name)] = record
         elif kind == "Secret":
-            secrets[(ns, name)] = parse_secret(obj, ns, name, problems)
+            secrets[(ns, name)] = record
     if problems:
         raise InvalidInput(problems)
     # Legacy Endpoints count only for Services that have no EndpointSlice at all.
@@ -193,4 +270,23 @@ def _merge_nodes(calico: dict[str, Node], kube: dict[str, Node]) -> dict[str, No
     return dict(sorted(out.items()))
 
 
-__all__ = ["kind_of", "parse_cluster", "show"]
+__all__ = ["Parsed", "assemble", "index", "kind_of", "parse_cluster", "parse_object", "show"]
+
+
+def referenced_secrets(parsed: Iterable[Parsed]) -> set[str]:
+    """The names of the Secrets that BGPPeers and BGPConfiguration `default` take passwords
+    from: all birdgen reads of Secrets, so all it needs to be granted."""
+    names: set[str] = set()
+    for item in parsed:
+        if item.key is None or item.record is None:
+            continue
+        kind, _, name = item.key
+        if kind == "BGPPeer" and item.record.password is not None:
+            names.add(item.record.password.name)
+        elif (
+            kind == "BGPConfiguration"
+            and name == "default"
+            and item.record.node_mesh_password is not None
+        ):
+            names.add(item.record.node_mesh_password.name)
+    return names

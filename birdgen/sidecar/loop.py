@@ -63,9 +63,7 @@ class Sidecar:
         if kube is not None:
             from birdgen.sources.kube import KubeWatcher
 
-            self.kube = KubeWatcher(
-                kube, self.debouncer.changed, resync_seconds=resync, **(watch_options or {})
-            )
+            self.kube = KubeWatcher(kube, self.debouncer.changed, **(watch_options or {}))
         self.file_watcher = FileWatcher(self.paths, self.debouncer.changed) if self.paths else None
         self.ops = (
             OpsServer(

@@ -8,9 +8,16 @@ a YAML manifest (`apiVersion`, `kind`, `metadata`, `spec`, `status`), the same s
 (`_preload_content=False`) and parsed with `json.loads`, because the client's generated models
 are slow and rename fields to snake_case.
 
-The watcher is a small informer in the client-go mould: per resource type, list, then watch
-from the list's resourceVersion; keep a store; relist on `410 Gone` and periodically; reconnect
-with capped, jittered exponential backoff on anything else.
+The watcher is a small informer in the client-go mould, and as gentle on the API server as
+client-go's reflector: per resource type, a paginated list (`limit` 500, `continue`; started
+again if the token expires), then a watch from the list's resourceVersion with bookmarks; relist
+only on `410 Gone` or an error, never periodically; reconnect with capped, jittered exponential
+backoff. Legacy Endpoints are read only where EndpointSlices are not served; an absent (or
+forbidden) Calico CRD is looked at again every few minutes; Secrets are read one by one by name
+(field selector `metadata.name`), only those a BGPPeer or BGPConfiguration names, so the RBAC
+can grant them by `resourceNames`. A `transform` turns each object into what the store keeps
+(the sidecar keeps parsed records), once, as it arrives; an event that leaves the stored value
+as it was notifies no one.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import urllib3
@@ -31,12 +38,15 @@ from kubernetes import client, config
 
 from birdgen.backoff import Backoff
 from birdgen.errors import SourceError
+from birdgen.model.parse import Parsed, parse_object, referenced_secrets
 
 log = logging.getLogger(__name__)
 
 RawObject = dict[str, Any]
 
 CALICO_API_VERSION = "crd.projectcalico.org/v1"
+PAGE_SIZE = 500  # client-go's pager default
+ENDPOINT_SLICES = "endpointslices.discovery.k8s.io"
 
 # (connect, read) seconds for list requests. Watches get a read timeout derived from their
 # server-side timeoutSeconds instead, so a silently dead connection is noticed eventually.
@@ -52,6 +62,10 @@ class ResourceType:
     api_version: str
     plural: str
     namespace: str | None = None  # read only this namespace; None means cluster-wide
+    object_name: str = ""  # read only the object of this name (field selector metadata.name)
+    # Read only where the API does not serve this other type (its `name`): legacy Endpoints
+    # where there are no EndpointSlices.
+    instead_of: str = ""
     # A CRD that may not be installed: 404 means "there are none", and so does 403 (a cluster
     # without Calico's CRDs often has RBAC without them too), with a warning.
     optional: bool = False
@@ -69,16 +83,25 @@ class ResourceType:
         """`services`, `nodes.crd.projectcalico.org`: unique, unlike kind (two kinds are Node)."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    @property
+    def field_selector(self) -> str | None:
+        return f"metadata.name={self.object_name}" if self.object_name else None
 
-def resource_types(namespace_for_secrets: str = "kube-system") -> tuple[ResourceType, ...]:
-    """Every kind birdgen reads from a cluster."""
+
+def secret_type(namespace: str, name: str) -> ResourceType:
+    """One Secret, read by name: what `resourceNames` in deploy/bgp-secrets-rbac.yaml allows."""
+    return ResourceType("Secret", "v1", "secrets", namespace=namespace, object_name=name)
+
+
+def resource_types() -> tuple[ResourceType, ...]:
+    """Every kind birdgen reads from a cluster as a whole (Secrets are read by name)."""
     return (
         ResourceType("Service", "v1", "services"),
-        ResourceType("Endpoints", "v1", "endpoints"),
+        # Served by every Kubernetes since 1.21; optional only so that an older one falls back
+        # to Endpoints (listed after it, for list_all).
+        ResourceType("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", optional=True),
+        ResourceType("Endpoints", "v1", "endpoints", instead_of=ENDPOINT_SLICES),
         ResourceType("Node", "v1", "nodes"),
-        # BGP passwords live in Secrets; reading one namespace keeps the RBAC grant narrow.
-        ResourceType("Secret", "v1", "secrets", namespace=namespace_for_secrets),
-        ResourceType("EndpointSlice", "discovery.k8s.io/v1", "endpointslices"),
         ResourceType("BGPConfiguration", CALICO_API_VERSION, "bgpconfigurations", optional=True),
         ResourceType("BGPPeer", CALICO_API_VERSION, "bgppeers", optional=True),
         ResourceType("Node", CALICO_API_VERSION, "nodes", optional=True),
@@ -91,10 +114,11 @@ def resource_types(namespace_for_secrets: str = "kube-system") -> tuple[Resource
 class Listing:
     """One list of one resource type."""
 
-    items: list[RawObject]  # kind and apiVersion set on every item
+    items: list[Any]  # each item transformed (by default: kind and apiVersion set on it)
     resource_version: str | None  # the list's, to watch from; None when not installed
     installed: bool = True
     why_absent: str = ""  # for an optional type read as absent: the server's answer
+    keys: list[tuple[str, str]] = field(default_factory=list)  # (namespace, name) per item
 
 
 class _Response(Protocol):
@@ -135,11 +159,13 @@ class KubeSource:
         self, api_client: client.ApiClient, namespace_for_secrets: str = "kube-system"
     ) -> None:
         self.api_client = api_client
-        self.types = resource_types(namespace_for_secrets)
+        self.types = resource_types()
+        self.secrets_namespace = namespace_for_secrets
         core = client.CoreV1Api(api_client)
         discovery = client.DiscoveryV1Api(api_client)
         custom = client.CustomObjectsApi(api_client)
         ns = namespace_for_secrets
+        self._core = core
 
         def crd(plural: str) -> Callable[..., Any]:
             return lambda **kw: custom.list_cluster_custom_object(
@@ -157,39 +183,87 @@ class KubeSource:
         }
 
     def list_all(self) -> list[RawObject]:
-        """Every object of every kind, listed type by type.
+        """Every object of every kind, listed type by type, then each Secret a BGPPeer or
+        BGPConfiguration names.
 
         Each type's list is a consistent snapshot; across types there is no such thing in the
         Kubernetes API, so an object changed between two lists may look inconsistent until the
         next read (the sidecar's watcher converges; a one-shot render is a point-in-time view).
         """
         objects: list[RawObject] = []
+        served: set[str] = set()
         for rtype in self.types:
-            objects.extend(self.list_type(rtype).items)
+            if rtype.instead_of and rtype.instead_of in served:
+                continue
+            listing = self.list_type(rtype)
+            if listing.installed:
+                served.add(rtype.name)
+            objects.extend(listing.items)
+        for name in sorted(referenced_secrets(parse_object(o) for o in objects)):
+            objects.extend(self.list_type(secret_type(self.secrets_namespace, name)).items)
         return objects
 
-    def list_type(self, rtype: ResourceType) -> Listing:
-        """One list of `rtype`. Raises SourceError unless it worked or the CRD is absent."""
-        try:
-            response: _Response = self._calls[rtype.name](
-                _preload_content=False, _request_timeout=LIST_TIMEOUT
-            )
+    def list_type(
+        self, rtype: ResourceType, transform: Callable[[RawObject], Any] | None = None
+    ) -> Listing:
+        """One list of `rtype`, page by page, each item transformed as its page arrives (so
+        only one page of raw JSON is alive at a time). Raises SourceError unless it worked or
+        an optional type is absent."""
+        items: list[Any] = []
+        keys: list[tuple[str, str]] = []
+        token: str | None = None
+        rv: str | None = None
+        restarts = 0
+        while True:
             try:
-                body = json.loads(response.read())
-            finally:
-                response.release_conn()
-        except client.ApiException as exc:
-            if exc.status in (403, 404) and rtype.optional:
-                return Listing([], None, installed=False, why_absent=_describe(exc))
-            raise SourceError(f"listing {rtype.name}: {_describe(exc)}") from exc
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            # ValueError covers malformed JSON (json.JSONDecodeError is one).
-            raise SourceError(f"listing {rtype.name}: {_describe(exc)}") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise SourceError(f"listing {rtype.name}: response is not a {rtype.kind}List")
-        items = [_stamp(rtype, item) for item in body["items"]]
-        rv = (body.get("metadata") or {}).get("resourceVersion")
-        return Listing(items, str(rv) if rv else None)
+                body = self._page(rtype, token)
+            except client.ApiException as exc:
+                if exc.status == 410 and token is not None and restarts < 3:
+                    # The snapshot the pages come from was compacted: list again from the top
+                    # (the reflector's way; the server's inconsistent token is not taken).
+                    items, keys, token, restarts = [], [], None, restarts + 1
+                    continue
+                if exc.status in (403, 404) and rtype.optional and token is None:
+                    return Listing([], None, installed=False, why_absent=_describe(exc))
+                raise SourceError(f"listing {rtype.name}: {_describe(exc)}") from exc
+            except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+                # ValueError covers malformed JSON (json.JSONDecodeError is one).
+                raise SourceError(f"listing {rtype.name}: {_describe(exc)}") from exc
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                raise SourceError(f"listing {rtype.name}: response is not a {rtype.kind}List")
+            meta = body.get("metadata") or {}
+            if token is None:
+                rv = str(meta["resourceVersion"]) if meta.get("resourceVersion") else None
+            page = body["items"]
+            del body  # let the page's raw objects go as they are transformed
+            page.reverse()
+            while page:
+                raw = _stamp(rtype, page.pop())
+                keys.append(_object_key(raw))
+                items.append(transform(raw) if transform is not None else raw)
+            token = meta.get("continue") or None
+            if token is None:
+                return Listing(items, rv, keys=keys)
+
+    def _page(self, rtype: ResourceType, token: str | None) -> Any:
+        kwargs: dict[str, Any] = {"limit": PAGE_SIZE}
+        if token is not None:
+            kwargs["_continue"] = token
+        if rtype.field_selector:
+            kwargs["field_selector"] = rtype.field_selector
+        response: _Response = self._call(rtype)(
+            _preload_content=False, _request_timeout=LIST_TIMEOUT, **kwargs
+        )
+        try:
+            return json.loads(response.read())
+        finally:
+            response.release_conn()
+
+    def _call(self, rtype: ResourceType) -> Callable[..., Any]:
+        if rtype.plural == "secrets" and rtype.namespace:
+            ns = rtype.namespace
+            return lambda **kw: self._core.list_namespaced_secret(ns, **kw)
+        return self._calls[rtype.name]
 
     def watch_type(
         self, rtype: ResourceType, resource_version: str, timeout_seconds: int
@@ -199,10 +273,12 @@ class KubeSource:
         Raises the client's ApiException on an HTTP error status (410 when the version is too
         old) and urllib3/OS errors on connection trouble; the informer sorts them out.
         """
-        response: _Response = self._calls[rtype.name](
+        extra = {"field_selector": rtype.field_selector} if rtype.field_selector else {}
+        response: _Response = self._call(rtype)(
             watch=True,
             resource_version=resource_version,
             allow_watch_bookmarks=True,
+            **extra,
             timeout_seconds=timeout_seconds,
             _preload_content=False,
             _request_timeout=(LIST_TIMEOUT[0], timeout_seconds + WATCH_READ_GRACE),
@@ -274,9 +350,10 @@ def _lines(response: _Response) -> Iterator[bytes]:
 class Informer:
     """Keeps an in-memory copy of one resource type current: list, watch, relist on 410.
 
-    Runs in its own thread (`start`). The store is only ever replaced or updated whole-object
-    under a lock, so `objects()` never sees a half-applied relist. Counters are plain attributes,
-    read without locking (ints; a slightly stale read is fine for metrics).
+    Runs in its own thread (`start`). The store holds `transform(object)` per object, and is
+    only ever replaced or updated whole-value under a lock, so `values()` never sees a
+    half-applied relist. Counters are plain attributes, read without locking (ints; a slightly
+    stale read is fine for metrics).
     """
 
     def __init__(
@@ -285,22 +362,24 @@ class Informer:
         rtype: ResourceType,
         on_change: Callable[[], None],
         *,
-        resync_seconds: float = 600.0,
+        transform: Callable[[RawObject], Any] | None = None,
         watch_timeout_seconds: int = 300,
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,
         absent_recheck_seconds: float = 300.0,
+        instead_of: Informer | None = None,
     ) -> None:
         self.source = source
         self.rtype = rtype
         self._on_change = on_change
-        self.resync_seconds = resync_seconds
+        self._transform = transform
         self.watch_timeout_seconds = watch_timeout_seconds
         self.absent_recheck_seconds = absent_recheck_seconds
+        self._instead_of = instead_of
         self._backoff = Backoff(backoff_initial, backoff_max, jitter=True)
 
         self._lock = threading.Lock()
-        self._store: dict[tuple[str, str], RawObject] = {}
+        self._store: dict[tuple[str, str], Any] = {}
         self._synced = threading.Event()
         self._stop = threading.Event()
         self._response: _Response | None = None  # the open watch, for stop() to cut
@@ -310,12 +389,14 @@ class Informer:
         self._watched_since_list = False
         self.installed = True
         self.why_absent = ""  # an optional type's 403 or 404, while it is read as absent
-        self.lists = 0  # initial list, relists after 410, resyncs, relists after errors
+        self.lists = 0  # initial list, relists after 410, relists after errors
         self.relists = 0  # lists after the first
         self.expirations = 0  # 410 Gone, by ERROR event or HTTP status
         self.watches = 0  # watch requests made
         self.watch_restarts = 0  # watches resumed from a version a previous watch reached
-        self.events = 0  # ADDED/MODIFIED/DELETED applied
+        self.events = 0  # ADDED/MODIFIED/DELETED received
+        self.unchanged = 0  # ... of which left the stored value as it was
+        self.generation = 0  # counts changes to the store's values
         self.errors: Counter[str] = Counter()  # by cause: http_503, connection, decode, ...
 
     # ---- public ----------------------------------------------------------------------------
@@ -344,35 +425,34 @@ class Informer:
         return True
 
     def synced(self) -> bool:
-        """True once the first list completed (or found the CRD absent)."""
+        """True once the first list completed (or found the type absent or not needed)."""
         return self._synced.is_set()
 
     def wait_synced(self, timeout: float) -> bool:
         return self._synced.wait(timeout)
 
-    def objects(self) -> list[RawObject]:
+    def values(self) -> list[Any]:
         with self._lock:
             return list(self._store.values())
+
+    def items(self) -> list[tuple[tuple[str, str], Any]]:
+        with self._lock:
+            return list(self._store.items())
 
     # ---- the loop --------------------------------------------------------------------------
 
     def _run(self) -> None:
-        next_resync = 0.0  # list first
         while not self._stop.is_set():
             try:
-                if self.resource_version is None or time.monotonic() >= next_resync:
-                    installed = self._relist()
-                    next_resync = time.monotonic() + self.resync_seconds
-                    if not installed:
-                        # Nothing to watch; look again now and then in case it gets installed.
-                        self._stop.wait(min(self.absent_recheck_seconds, self.resync_seconds))
-                        next_resync = 0.0
-                        continue
-                timeout = max(
-                    1, min(self.watch_timeout_seconds, int(next_resync - time.monotonic()))
-                )
+                if self._not_needed():
+                    self._stop.wait(self.absent_recheck_seconds)
+                    continue
+                if self.resource_version is None and not self._relist():
+                    # Nothing to watch; look again now and then in case it gets installed.
+                    self._stop.wait(self.absent_recheck_seconds)
+                    continue
                 began, events = time.monotonic(), self.events
-                self._watch(timeout)
+                self._watch(self.watch_timeout_seconds)
                 if self.events == events and time.monotonic() - began < 0.5:
                     # A server that ends watches at once would otherwise be hammered in a loop.
                     raise _ShortWatch(f"watch ended after {time.monotonic() - began:.2f}s")
@@ -391,12 +471,28 @@ class Informer:
                     log.debug("%s: unexpected error", self.rtype.name, exc_info=True)
                 self._stop.wait(delay)
 
+    def _not_needed(self) -> bool:
+        """For a fallback type (Endpoints): True while the type it stands in for is served."""
+        other = self._instead_of
+        if other is None:
+            return False
+        while not other.synced():
+            if self._stop.wait(0.05):
+                return True
+        if not other.installed:
+            return False
+        if not self._synced.is_set():
+            self.installed = False
+            self._synced.set()
+            self._on_change()
+        return True
+
     def _relist(self) -> bool:
-        """List and replace the store; False if the type's CRD is not installed."""
-        listing = self.source.list_type(self.rtype)
+        """List and replace the store; False if the type is absent."""
+        listing = self.source.list_type(self.rtype, self._transform)
         if listing.installed and listing.resource_version is None:
             raise SourceError(f"listing {self.rtype.name}: the list has no resourceVersion")
-        new = {_object_key(obj): obj for obj in listing.items}
+        new = dict(zip(listing.keys, listing.items, strict=True))
         with self._lock:
             # One swap under the lock: readers see the old store or the new one, never a mix,
             # so an object that exists throughout never disappears from a snapshot.
@@ -419,6 +515,8 @@ class Informer:
         self._watched_since_list = False
         self._backoff.reset()
         self._synced.set()
+        if changed:
+            self.generation += 1
         if changed or first:
             # Also on the first list even if empty, so a consumer waiting for synced() hears.
             self._on_change()
@@ -477,15 +575,22 @@ class Informer:
             raise ValueError(f"unknown watch event type {kind!r}")
         obj = _stamp(self.rtype, obj)
         key = _object_key(obj)
+        value = self._transform(obj) if self._transform is not None and kind != "DELETED" else obj
         with self._lock:
             if kind == "DELETED":
-                self._store.pop(key, None)
+                changed = self._store.pop(key, None) is not None
             else:
-                self._store[key] = obj
+                changed = self._store.get(key) != value
+                self._store[key] = value
         if rv:
             self.resource_version = str(rv)
         self.events += 1
         self._backoff.reset()  # the connection works; a later drop starts backing off afresh
+        if not changed:
+            # A Node's status, a Service's annotations: nothing the transform keeps.
+            self.unchanged += 1
+            return
+        self.generation += 1
         self._on_change()
 
 
@@ -500,13 +605,19 @@ def _sort_key(obj: RawObject) -> tuple[str, str, str, str]:
     return (str(obj.get("kind")), namespace, name, str(obj.get("apiVersion")))
 
 
-class KubeWatcher:
-    """Keeps every kind birdgen reads current, one informer thread per resource type.
+def _parsed(value: Any) -> Parsed:
+    return value if isinstance(value, Parsed) else parse_object(value)
 
-    `on_change()` is called after every change to the store: each watch event, each list that
-    changed something, and each informer's first list. It runs on the informer's thread, never
-    two at once (calls are serialised), so it should be quick — e.g. set an Event that a render
-    loop waits on and debounces. An exception from it is logged and counted, not fatal.
+
+class KubeWatcher:
+    """Keeps every kind birdgen reads current, one informer thread per resource type, plus one
+    per Secret that a BGPPeer or BGPConfiguration names.
+
+    `on_change()` is called after every change to a store: each watch event that changed a
+    stored value, each list that changed something, and each informer's first list. It runs on
+    the informer's thread, never two at once (calls are serialised), so it should be quick —
+    e.g. set an Event that a render loop waits on and debounces. An exception from it is logged
+    and counted, not fatal. `transform` (default: the raw object) is what the stores keep.
     """
 
     def __init__(
@@ -514,30 +625,38 @@ class KubeWatcher:
         source: KubeSource,
         on_change: Callable[[], None] = lambda: None,
         *,
-        resync_seconds: float = 600.0,
+        transform: Callable[[RawObject], Any] | None = None,
         watch_timeout_seconds: int = 300,
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,
         absent_recheck_seconds: float = 300.0,
     ) -> None:
+        self.source = source
         self._on_change = on_change
         self._notify_lock = threading.Lock()
+        self._secrets_lock = threading.Lock()
+        self._started = False
         self.on_change_errors = 0
-        self.informers: dict[str, Informer] = {
-            rtype.name: Informer(
+        self._options: dict[str, Any] = {
+            "transform": transform,
+            "watch_timeout_seconds": watch_timeout_seconds,
+            "backoff_initial": backoff_initial,
+            "backoff_max": backoff_max,
+            "absent_recheck_seconds": absent_recheck_seconds,
+        }
+        self.informers: dict[str, Informer] = {}
+        for rtype in source.types:  # a fallback comes after the type it stands in for
+            self.informers[rtype.name] = Informer(
                 source,
                 rtype,
-                self._notify,
-                resync_seconds=resync_seconds,
-                watch_timeout_seconds=watch_timeout_seconds,
-                backoff_initial=backoff_initial,
-                backoff_max=backoff_max,
-                absent_recheck_seconds=absent_recheck_seconds,
+                self._notifier(rtype.name),
+                instead_of=self.informers[rtype.instead_of] if rtype.instead_of else None,
+                **self._options,
             )
-            for rtype in source.types
-        }
+        self.secret_informers: dict[str, Informer] = {}  # by Secret name
 
     def start(self) -> KubeWatcher:
+        self._started = True
         for informer in self.informers.values():
             informer.start()
         return self
@@ -545,12 +664,12 @@ class KubeWatcher:
     def stop(self, timeout: float = 5.0) -> bool:
         """End every informer thread; True if all ended within `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        for informer in self.informers.values():
+        with self._secrets_lock:
+            self._started = False
+            every = [*self.informers.values(), *self.secret_informers.values()]
+        for informer in every:
             informer.stop()
-        return all(
-            informer.join(max(0.0, deadline - time.monotonic()))
-            for informer in self.informers.values()
-        )
+        return all(informer.join(max(0.0, deadline - time.monotonic())) for informer in every)
 
     def __enter__(self) -> KubeWatcher:
         return self.start()
@@ -559,49 +678,105 @@ class KubeWatcher:
         self.stop()
 
     def synced(self) -> bool:
-        """True once every informer's first list completed."""
-        return all(informer.synced() for informer in self.informers.values())
+        """True once every informer's first list completed, each named Secret's included."""
+        if not all(informer.synced() for informer in self.informers.values()):
+            return False
+        wanted = self._wanted_secrets()
+        with self._secrets_lock:
+            return all(
+                n in self.secret_informers and self.secret_informers[n].synced() for n in wanted
+            )
 
     def wait_synced(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        for informer in self.informers.values():
-            if not informer.wait_synced(max(0.0, deadline - time.monotonic())):
+        while not self.synced():
+            if time.monotonic() >= deadline:
                 return False
+            time.sleep(0.01)
         return True
+
+    def all_informers(self) -> list[Informer]:
+        with self._secrets_lock:
+            return [*self.informers.values(), *self.secret_informers.values()]
+
+    def values(self) -> list[Any]:
+        """Every stored value (what `transform` made of each object), type after type."""
+        return [v for informer in self.all_informers() for v in informer.values()]
+
+    @property
+    def generation(self) -> int:
+        """Grows with every change to any store: equal generations, equal contents."""
+        return sum(informer.generation for informer in self.all_informers())
 
     def snapshot(self) -> list[RawObject]:
         """Every object now known, sorted by kind, namespace, name; deep copies, free to mutate.
+        Only without a `transform` (the stores then hold raw objects).
 
         Each type is read atomically; types are read one after another, so a snapshot may mix
         a Service from one moment with EndpointSlices from the next (as list_all does).
         """
-        objects = [obj for inf in self.informers.values() for obj in inf.objects()]
-        return copy.deepcopy(sorted(objects, key=_sort_key))
+        return copy.deepcopy(sorted(self.values(), key=_sort_key))
+
+    # ---- Secrets, by name ------------------------------------------------------------------
+
+    def _wanted_secrets(self) -> set[str]:
+        holders = ("bgppeers.crd.projectcalico.org", "bgpconfigurations.crd.projectcalico.org")
+        values = [v for name in holders for v in self.informers[name].values()]
+        return referenced_secrets(map(_parsed, values))
+
+    def _refresh_secrets(self) -> None:
+        wanted = self._wanted_secrets()
+        with self._secrets_lock:
+            if not self._started:
+                return
+            gone = [self.secret_informers.pop(n) for n in set(self.secret_informers) - wanted]
+            for name in sorted(wanted - set(self.secret_informers)):
+                rtype = secret_type(self.source.secrets_namespace, name)
+                informer = Informer(self.source, rtype, self._notifier(rtype.name), **self._options)
+                self.secret_informers[name] = informer
+                informer.start()
+        for informer in gone:
+            informer.stop()  # its thread ends on its own; nothing waits for it here
+        if gone:
+            self._notify_consumer()  # a Secret no longer named left the stores
 
     # ---- metrics ---------------------------------------------------------------------------
 
     @property
     def relists(self) -> int:
-        return sum(i.relists for i in self.informers.values())
+        return sum(i.relists for i in self.all_informers())
 
     @property
     def watch_restarts(self) -> int:
-        return sum(i.watch_restarts for i in self.informers.values())
+        return sum(i.watch_restarts for i in self.all_informers())
 
     @property
     def expirations(self) -> int:
-        return sum(i.expirations for i in self.informers.values())
+        return sum(i.expirations for i in self.all_informers())
 
     @property
     def errors(self) -> Counter[str]:
         total: Counter[str] = Counter()
-        for informer in self.informers.values():
+        for informer in self.all_informers():
             total.update(informer.errors)
         if self.on_change_errors:
             total["on_change"] += self.on_change_errors
         return total
 
-    def _notify(self) -> None:
+    def _notifier(self, name: str) -> Callable[[], None]:
+        refresh = name in (
+            "bgppeers.crd.projectcalico.org",
+            "bgpconfigurations.crd.projectcalico.org",
+        )
+
+        def notify() -> None:
+            if refresh:
+                self._refresh_secrets()
+            self._notify_consumer()
+
+        return notify
+
+    def _notify_consumer(self) -> None:
         with self._notify_lock:
             try:
                 self._on_change()

@@ -21,6 +21,9 @@ from birdgen.errors import SourceError
 from birdgen.sources.kube import KubeSource, KubeWatcher, connect
 
 PEERS = "bgppeers.crd.projectcalico.org"
+# Open watches with populate()'s objects: one per type but legacy Endpoints (EndpointSlices are
+# served), and one for the Secret the BGPPeer names.
+WATCHES = 9
 CALICO_V1 = "crd.projectcalico.org/v1"
 
 
@@ -29,16 +32,20 @@ def obj(api_version: str, kind: str, name: str, namespace: str | None = None, **
     return {"apiVersion": api_version, "kind": kind, "metadata": meta, **body}
 
 
-def peer(name: str, ip: str = "192.0.2.1") -> Any:
-    return obj(CALICO_V1, "BGPPeer", name, spec={"peerIP": ip, "asNumber": 64512})
+def peer(name: str, ip: str = "192.0.2.1", secret: str = "bgp-secrets") -> Any:
+    password = {"secretKeyRef": {"name": secret, "key": "pw"}}
+    return obj(
+        CALICO_V1, "BGPPeer", name, spec={"peerIP": ip, "asNumber": 64512, "password": password}
+    )
 
 
 def populate(server: FakeApiServer) -> None:
     server.create(obj("v1", "Service", "dns", "kube-system", spec={"clusterIP": "10.96.0.10"}))
     server.create(obj("v1", "Endpoints", "dns", "kube-system", subsets=[]))
     server.create(obj("v1", "Node", "node-1", status={"addresses": []}))
-    server.create(obj("v1", "Secret", "bgp-pw", "kube-system", data={"pw": "cHc="}))
-    server.create(obj("v1", "Secret", "elsewhere", "default", data={}))
+    server.create(obj("v1", "Secret", "bgp-secrets", "kube-system", data={"pw": "cHc="}))
+    server.create(obj("v1", "Secret", "bgp-secrets", "default", data={}))
+    server.create(obj("v1", "Secret", "unnamed", "kube-system", data={}))
     server.create(
         obj("discovery.k8s.io/v1", "EndpointSlice", "dns-abc", "kube-system", endpoints=[])
     )
@@ -101,9 +108,8 @@ def test_list_all_returns_every_kind_with_kind_and_api_version(
     got = {(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in objects}
     assert got == {
         ("v1", "Service", "dns"),
-        ("v1", "Endpoints", "dns"),
         ("v1", "Node", "node-1"),
-        ("v1", "Secret", "bgp-pw"),
+        ("v1", "Secret", "bgp-secrets"),
         ("discovery.k8s.io/v1", "EndpointSlice", "dns-abc"),
         (CALICO_V1, "BGPConfiguration", "default"),
         (CALICO_V1, "BGPPeer", "tor-1"),
@@ -124,7 +130,7 @@ def test_secrets_come_only_from_the_configured_namespace(tmp_path: Path) -> None
         populate(server)
         api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
         secrets = [o for o in KubeSource(api_client, "default").list_all() if o["kind"] == "Secret"]
-        assert [s["metadata"]["name"] for s in secrets] == ["elsewhere"]
+        assert [s["metadata"]["namespace"] for s in secrets] == ["default"]
         api_client.close()
 
 
@@ -168,8 +174,8 @@ def test_missing_crd_lists_as_empty(tmp_path: Path) -> None:
 
 
 def test_list_failures_raise_source_error(server: FakeApiServer, source: KubeSource) -> None:
-    server.fail_next(1, status=500, resource="endpoints")
-    with pytest.raises(SourceError, match=r"listing endpoints: HTTP 500"):
+    server.fail_next(1, status=500, resource="services")
+    with pytest.raises(SourceError, match=r"listing services: HTTP 500"):
         source.list_all()
     # A core type is never optional: 404 is an error there.
     server.fail_next(1, status=404, resource="nodes")
@@ -257,20 +263,20 @@ def test_dropped_watch_resumes_from_last_version_without_relisting(
     server.create(peer("before-drop"))
     wait_for(lambda: "before-drop" in names(watcher.snapshot(), "BGPPeer"))
     resume_from = watcher.informers[PEERS].resource_version
-    wait_for(lambda: server.open_watches() == 10)
+    wait_for(lambda: server.open_watches() == WATCHES)
     lists_before = len(server.requests(watch=False))
     mark = time.monotonic()
 
-    assert server.drop_watches() == 10
+    assert server.drop_watches() == WATCHES
     server.create(peer("during-drop"))  # happens while nobody watches
     wait_for(lambda: "during-drop" in names(watcher.snapshot(), "BGPPeer"))
-    wait_for(lambda: server.open_watches() == 10)
+    wait_for(lambda: server.open_watches() == WATCHES)
 
     assert len(server.requests(watch=False)) == lists_before, "a dropped watch must not relist"
     rewatch = server.requests(resource=PEERS, watch=True, since=mark)[0]
     assert rewatch.query["resourceVersion"] == resume_from
     assert watcher.relists == 0
-    assert watcher.watch_restarts >= 10
+    assert watcher.watch_restarts >= WATCHES
     assert watcher.errors["connection"] >= 1
 
 
@@ -283,7 +289,7 @@ def test_compaction_relists_without_objects_vanishing(
         server.create(peer(name))
     watcher = start_watcher()
     assert watcher.wait_synced(5)
-    wait_for(lambda: server.open_watches() == 10)
+    wait_for(lambda: server.open_watches() == WATCHES)
 
     # Slow the relist down so snapshots are taken while it is in flight.
     server.delay_next(1, 0.5, resource=PEERS, watch=False)
@@ -348,7 +354,9 @@ def test_not_synced_until_every_initial_list_succeeds(
     watcher = start_watcher(backoff_initial=0.05, backoff_max=0.1)
     peers = watcher.informers[PEERS]
     wait_for(lambda: peers.errors["http_503"] >= 3)
-    wait_for(lambda: sum(i.synced() for i in watcher.informers.values()) == 9)
+    wait_for(
+        lambda: sum(i.synced() for i in watcher.informers.values()) == len(watcher.informers) - 1
+    )
     assert not peers.synced()
     assert not watcher.synced()
     assert "tor-1" not in names(watcher.snapshot(), "BGPPeer")
@@ -374,16 +382,61 @@ def test_missing_crd_is_synced_empty_and_picked_up_once_installed(tmp_path: Path
             api_client.close()
 
 
-def test_periodic_resync_relists(
+def test_no_periodic_relist_only_watches_resumed_from_bookmarks(tmp_path: Path) -> None:
+    with FakeApiServer(bookmark_interval=0.1) as server:
+        populate(server)
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        watcher = KubeWatcher(KubeSource(api_client), watch_timeout_seconds=1).start()
+        try:
+            assert watcher.wait_synced(5)
+            wait_for(lambda: watcher.informers[PEERS].watches >= 3, timeout=10)
+            server.create(peer("later"))  # moves the version on, so a bookmark says it
+            wait_for(lambda: watcher.informers[PEERS].watches >= 5, timeout=10)
+            assert watcher.relists == 0
+            assert len(server.requests(resource=PEERS, watch=False)) == 1
+            watches = server.requests(resource=PEERS, watch=True)
+            assert all(r.query["allowWatchBookmarks"] == "true" for r in watches)
+            # Resumed from a bookmark's version after the last change, not from the list's.
+            assert int(watches[-1].query["resourceVersion"]) >= server.resource_version
+        finally:
+            assert watcher.stop(timeout=3)
+            api_client.close()
+
+
+def test_lists_are_paginated_and_endpoints_read_only_without_slices(tmp_path: Path) -> None:
+    with FakeApiServer(missing=["endpointslices.discovery.k8s.io"]) as server:
+        populate(server)
+        for i in range(1234):
+            server.create(obj("v1", "Service", f"s{i:04}", "default", spec={"clusterIP": "None"}))
+        api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
+        objects = KubeSource(api_client).list_all()
+        assert len([o for o in objects if o["kind"] == "Service"]) == 1235
+        pages = server.requests(resource="services")
+        assert [r.query.get("limit") for r in pages] == ["500"] * 3
+        assert "continue" in pages[1].query
+        assert {o["kind"] for o in objects} >= {"Endpoints"}
+        api_client.close()
+
+
+def test_secrets_are_read_by_name_only_the_named_ones(
     server: FakeApiServer, start_watcher: Callable[..., KubeWatcher]
 ) -> None:
-    server.create(peer("tor-1"))
-    watcher = start_watcher(resync_seconds=1)
+    populate(server)
+    watcher = start_watcher()
     assert watcher.wait_synced(5)
-    # The watch is opened with timeoutSeconds up to the resync, then the informer relists.
-    wait_for(lambda: watcher.informers[PEERS].relists >= 1, timeout=4)
-    assert "tor-1" in names(watcher.snapshot(), "BGPPeer")
-    assert watcher.errors == {}
+    assert names(watcher.snapshot(), "Secret") == {"bgp-secrets"}
+    secrets = server.requests(resource="secrets")
+    assert secrets and all(r.query["fieldSelector"] == "metadata.name=bgp-secrets" for r in secrets)
+    assert all(r.status == 200 for r in secrets)
+    # A peer that names another Secret: birdgen asks for it (the Role does not grant it: 403,
+    # counted and retried, while the rest goes on).
+    server.create(peer("tor-2", "192.0.2.2", secret="unnamed"))
+    wait_for(lambda: "unnamed" in watcher.secret_informers)
+    wait_for(lambda: watcher.errors["http_403"] >= 1)
+    assert not watcher.synced()
+    server.delete("BGPPeer", "tor-2")
+    wait_for(lambda: "unnamed" not in watcher.secret_informers)
+    assert watcher.synced()
 
 
 def test_on_change_failures_are_counted_not_fatal(
@@ -396,13 +449,13 @@ def test_on_change_failures_are_counted_not_fatal(
     assert watcher.wait_synced(5)
     server.create(peer("tor-1"))
     wait_for(lambda: "tor-1" in names(watcher.snapshot(), "BGPPeer"))
-    assert watcher.errors["on_change"] >= 11  # ten first lists and one event
+    assert watcher.errors["on_change"] >= WATCHES + 1  # first lists, Endpoints parking, an event
 
 
 def test_stop_is_bounded(server: FakeApiServer, source: KubeSource) -> None:
     watcher = KubeWatcher(source).start()  # default, production-sized timeouts
     assert watcher.wait_synced(5)
-    wait_for(lambda: server.open_watches() == 10)
+    wait_for(lambda: server.open_watches() == WATCHES - 1)  # no Secret named
     began = time.monotonic()
     assert watcher.stop(timeout=3)
     assert time.monotonic() - began < 1.5
@@ -414,7 +467,7 @@ def test_stop_is_bounded_while_backing_off(tmp_path: Path) -> None:
     api_client = new_api_client(server.kubeconfig(tmp_path / "kc"))
     server.stop()  # every list now fails; informers sit in backoff
     watcher = KubeWatcher(KubeSource(api_client), backoff_initial=5, backoff_max=30).start()
-    wait_for(lambda: watcher.errors["connection"] >= 10)
+    wait_for(lambda: watcher.errors["connection"] >= WATCHES - 1)  # no Secret named yet
     assert not watcher.synced()
     began = time.monotonic()
     assert watcher.stop(timeout=3)
