@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from birdgen.errors import InvalidInput
-from birdgen.model.parse import parse_cluster
+from birdgen.model.parse import Parsed, parse_cluster
 from birdgen.model.resources import Environment
 from birdgen.plan import NodePlan, build_plan
 from birdgen.render import render
@@ -27,8 +27,9 @@ class Rendered:
     notices: tuple[str, ...]  # skipped objects and warnings, one line each, for stderr or the log
 
 
-def render_objects(objects: Iterable[dict[str, Any]], env: Environment) -> Rendered:
-    """Raw objects to bird.conf text; raises InvalidInput naming every problem."""
+def render_objects(objects: Iterable[dict[str, Any] | Parsed], env: Environment) -> Rendered:
+    """Raw (or already parsed) objects to bird.conf text; raises InvalidInput naming every
+    problem."""
     if problems := env.problems():
         raise InvalidInput(problems)
     notices: list[str] = []

@@ -67,7 +67,7 @@ def _shown_name(value: Any) -> str:
 Key = tuple[str, str, str]  # (kind, namespace, name); kind is "KubeNode" for a v1 Node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """One raw object, read once: its key, its record, and what was wrong with it.
 
@@ -90,8 +90,31 @@ def parse_object(obj: Any) -> Parsed:
     key = _key(obj, problems, notices)
     if key is None:
         return Parsed(None, None, tuple(problems), tuple(notices))
+    return _parse_keyed(key, obj, problems, notices)
+
+
+def _parse_keyed(
+    key: Key, obj: dict[str, Any], problems: list[Problem], notices: list[str]
+) -> Parsed:
     record = _record(key, obj, problems, notices)
     return Parsed(key, None if problems else record, tuple(problems), tuple(notices))
+
+
+def index(objects: Iterable[Any], problems: list[Problem], notices: list[str]) -> dict[Key, Any]:
+    """The objects we understand keyed by (kind, namespace, name); later ones replace earlier.
+    Raw objects and `Parsed` records alike (a record's key was read when it was parsed)."""
+    out: dict[Key, Any] = {}
+    for obj in objects:
+        if isinstance(obj, Parsed):
+            key = obj.key
+            if key is None:
+                problems.extend(obj.problems)
+                notices.extend(obj.notices)
+        else:
+            key = _key(obj, problems, notices)
+        if key is not None:
+            out[key] = obj
+    return out
 
 
 def _key(obj: Any, problems: list[Problem], notices: list[str]) -> Key | None:
@@ -155,26 +178,17 @@ def _record(key: Key, obj: dict[str, Any], problems: list[Problem], warnings: li
     raise AssertionError(kind)  # kind_of only returns the kinds above
 
 
-def index(
-    objects: Iterable[dict[str, Any]], problems: list[Problem], notices: list[str]
-) -> dict[Key, dict[str, Any]]:
-    """The objects we understand keyed by (kind, namespace, name); later ones replace earlier."""
-    out: dict[Key, dict[str, Any]] = {}
-    for obj in objects:
-        key = _key(obj, problems, notices)
-        if key is not None:
-            out[key] = obj
-    return out
-
-
-def parse_cluster(objects: Iterable[dict[str, Any]], notices: list[str] | None = None) -> Cluster:
+def parse_cluster(
+    objects: Iterable[dict[str, Any] | Parsed], notices: list[str] | None = None
+) -> Cluster:
     """Every object parsed and validated; raises `InvalidInput` naming every problem found.
 
-    A later object with the same kind, namespace and name replaces an earlier one."""
+    A later object with the same kind, namespace and name replaces an earlier one. Objects
+    already parsed (the sidecar's store keeps them so) are taken as they are."""
     unnamed: list[Parsed] = []
     by_key: dict[Key, Parsed] = {}
     for obj in objects:
-        parsed = parse_object(obj)
+        parsed = obj if isinstance(obj, Parsed) else parse_object(obj)
         if parsed.key is None:
             unnamed.append(parsed)
         else:

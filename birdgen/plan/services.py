@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from birdgen.errors import InvalidInput, Problem
-from birdgen.model.resources import Cluster, EndpointSlice, Environment, Node, Service
+from birdgen.model.resources import Cluster, Endpoint, EndpointSlice, Environment, Node, Service
 from birdgen.model.values import (
     Family,
     IPAddress,
@@ -243,6 +243,26 @@ def _advertised(
     return (
         False,
         f"externalTrafficPolicy={shown}, serviceLoadBalancerAggregation=Disabled, no ready endpoint in the cluster",
+    )
+
+
+# Stands for "some node other than this one" in a slice reduced by `as_seen_from`; `*` is in
+# no valid node name.
+ELSEWHERE = "*"
+
+
+def as_seen_from(eps: EndpointSlice, node_name: str) -> EndpointSlice:
+    """The slice reduced to all `_advertised` reads of it for node `node_name`: its endpoints on
+    this node, and whether any endpoint elsewhere is ready. Planning with reduced slices gives
+    the same plan; the sidecar keeps them so, so that endpoints moving between other nodes
+    leave its store, and its config, untouched."""
+    mine = [ep for ep in eps.endpoints if ep.node_name == node_name]
+    elsewhere = any(ep.ready and ep.node_name != node_name for ep in eps.endpoints)
+    kept = (*dict.fromkeys(mine), *((Endpoint(ELSEWHERE, True),) if elsewhere else ()))
+    if len(kept) == len(eps.endpoints) and kept == eps.endpoints:
+        return eps
+    return EndpointSlice(
+        eps.namespace, eps.name, eps.service_name, eps.address_type, tuple(kept), eps.legacy
     )
 
 

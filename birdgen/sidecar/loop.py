@@ -15,12 +15,14 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from birdgen.model.parse import Parsed, parse_object
 from birdgen.sidecar.debounce import Debouncer
 from birdgen.sidecar.drift import DriftWatch
 from birdgen.sidecar.files import FileWatcher
 from birdgen.sidecar.http import OpsServer
 from birdgen.sidecar.metrics import SourceCounts
 from birdgen.sidecar.reconcile import Reconciler
+from birdgen.sidecar.store import Lean
 from birdgen.sources import files
 
 if TYPE_CHECKING:
@@ -63,7 +65,12 @@ class Sidecar:
         if kube is not None:
             from birdgen.sources.kube import KubeWatcher
 
-            self.kube = KubeWatcher(kube, self.debouncer.changed, **(watch_options or {}))
+            self.kube = KubeWatcher(
+                kube,
+                self.debouncer.changed,
+                transform=Lean(reconciler.env.endpoint_node_name),
+                **(watch_options or {}),
+            )
         self.file_watcher = FileWatcher(self.paths, self.debouncer.changed) if self.paths else None
         self.ops = (
             OpsServer(
@@ -85,10 +92,11 @@ class Sidecar:
         self._stop.set()
         self.debouncer.wake()
 
-    def load(self) -> list[dict[str, Any]]:
-        """One snapshot: the cluster's objects, then the files' (as `birdgen render` merges)."""
-        objects = self.kube.snapshot() if self.kube is not None else []
-        return objects + files.load(self.paths)
+    def load(self) -> list[Parsed]:
+        """One view: the cluster's parsed records (as the store keeps them), then the files'
+        (as `birdgen render` merges, a file's object replacing the cluster's)."""
+        objects = self.kube.values() if self.kube is not None else []
+        return objects + [parse_object(obj) for obj in files.load(self.paths)]
 
     def synced(self) -> bool:
         return self.kube is None or self.kube.synced()

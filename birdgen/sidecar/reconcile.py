@@ -170,9 +170,9 @@ class Reconciler:
 
     # ---- one step --------------------------------------------------------------------------
 
-    def step(self, load: Callable[[], list[dict[str, Any]]]) -> Outcome:
-        """Load, render (holding back invalid objects), and (if the text changed) check,
-        rename and reload. Never raises."""
+    def step(self, load: Callable[[], list[Any]]) -> Outcome:
+        """Load (raw objects, or the sidecar store's parsed records), render (holding back
+        invalid objects), and (if the text changed) check, rename and reload. Never raises."""
         try:
             resolution, changed = self._write(load())
             rendered: Rendered = resolution.result
@@ -211,7 +211,7 @@ class Reconciler:
 
     # ---- one step's parts ------------------------------------------------------------------
 
-    def _write(self, objects: list[dict[str, Any]]) -> tuple[Resolution, bool]:
+    def _write(self, objects: list[Any]) -> tuple[Resolution, bool]:
         """Render every object that can be (see `LastValid`), stage the text beside the live
         file, have BIRD check it and rename it into place (unless the file holds it already).
 
@@ -235,7 +235,7 @@ class Reconciler:
                 continue
             return resolution, applied.changed
 
-    def _render(self, objects: list[dict[str, Any]]) -> Rendered:
+    def _render(self, objects: list[Any]) -> Rendered:
         return render_objects(objects, self.env)
 
     def _report_held(self, held: tuple[Held, ...]) -> None:
