@@ -331,7 +331,7 @@ def lab(ipv6: bool, pause: bool, manifests: Path | None) -> None:
     default=600.0,
     show_default=True,
     type=click.FloatRange(min=1),
-    help="Seconds between full relists of the cluster.",
+    help="Seconds between re-renders from the local store (repairs a hand-edited file); the cluster is never relisted on a timer.",
 )
 @click.option(
     "--verify-timeout",
