@@ -209,7 +209,9 @@ def node_cost(nodes: int, services: int, endpoints: int, changes: int) -> dict[s
                 return False
 
         began = time.monotonic()
-        proc = subprocess.Popen(argv, env=env, stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, env=env, stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL
+        )
         peak = 0
 
         def ready_tracking_peak() -> bool:
@@ -266,7 +268,10 @@ def node_cost(nodes: int, services: int, endpoints: int, changes: int) -> dict[s
             "latency_relevant_p50_ms": round(1000 * statistics.median(lat), 1),
             "latency_relevant_p99_ms": round(1000 * pct(lat, 99), 1),
             "idle_cpu_percent": round(100 * idle_cpu_rate, 2),
-            "sync_traffic": sync_traffic, "after_sync_traffic": traffic(api, since=synced_at),
+            # A watch's bytes grow while it streams, so what came after the sync is the total
+            # now less what had come by then.
+            "sync_traffic": sync_traffic,
+            "after_sync_traffic": {**traffic(api, since=synced_at), "MiB": traffic(api)["MiB"] - sync_traffic["MiB"]},
             "open_watches": watch_open, "relists_after_sync": sum(not r.watch for r in api.requests(since=synced_at)),
         }  # fmt: skip
     finally:
