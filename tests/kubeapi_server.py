@@ -280,8 +280,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = _not_allowed
 
-    def send_json(self, code: int, body: Obj) -> int:
+    def send_json(
+        self, code: int, body: Obj, logged: Callable[[int], object] = lambda size: None
+    ) -> int:
+        """Send `body`; `logged(size)` runs before anything is written, so that a client that
+        has its answer finds the request in the log."""
         data = json.dumps(body, separators=(",", ":")).encode()
+        logged(len(data))
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -652,7 +657,7 @@ class FakeApiServer:
         watch = _truthy(query.get("watch"))
 
         def refuse(code: int, body: Obj) -> None:
-            self._log("GET", url.path, query, code, res, h.send_json(code, body))
+            h.send_json(code, body, lambda n: self._log("GET", url.path, query, code, res, n))
 
         user = None
         if self.rbac is not None:
@@ -729,9 +734,9 @@ class FakeApiServer:
             obj = self._objects[res].get((namespace or "", name))
         if obj is None:
             body = _status(404, "NotFound", f'{res.name} "{name}" not found')
-            self._log("GET", path, query, 404, res, h.send_json(404, body))
+            h.send_json(404, body, lambda n: self._log("GET", path, query, 404, res, n))
             return
-        self._log("GET", path, query, 200, res, h.send_json(200, obj))
+        h.send_json(200, obj, lambda n: self._log("GET", path, query, 200, res, n))
 
     def _too_old(self, rv: str | None) -> bool:
         # Caller holds the lock. "" and "0" mean "any version", never too old.
@@ -797,7 +802,7 @@ class FakeApiServer:
             raise _BadRequest("specifying resource version is not allowed when using continue")
         with self._lock:
             code, body = self._list_body(res, namespace, selector, rv_param, match, token, limit)
-        self._log("GET", path, query, code, res, h.send_json(code, body))
+        h.send_json(code, body, lambda n: self._log("GET", path, query, code, res, n))
 
     def _list_body(
         self,
@@ -919,7 +924,9 @@ class FakeApiServer:
                         watch.events.put((event, obj))
                 self._watches.add(watch)
         if error and (error["code"] != 410 or self.expired_watch == "http"):
-            self._log("GET", path, query, error["code"], res, h.send_json(error["code"], error))
+            h.send_json(
+                error["code"], error, lambda n: self._log("GET", path, query, error["code"], res, n)
+            )
             return
 
         watch.entry = self._log("GET", path, query, 200, res)
