@@ -15,6 +15,7 @@ from manifests import bgp_configuration, bgp_peer
 from birdgen.errors import InvalidInput
 from birdgen.model.parse import parse_cluster
 from birdgen.model.resources import Environment
+from birdgen.pipeline import render_objects
 from birdgen.plan.build import build_plan
 from birdgen.plan.types import NodePlan, Session
 
@@ -473,3 +474,37 @@ def test_invalid_kube_node_annotations_are_ignored() -> None:
     cluster = parse_cluster([obj], notices)
     assert cluster.nodes["k"].ipv4 is None and cluster.nodes["k"].as_number is None
     assert len(notices) == 2
+
+
+# --- graceful restart time from BGPPeer.maxRestartTime ----------------------------------------
+
+
+def protocol_block(text: str, name: str) -> str:
+    """The rendered `protocol bgp <name> ... { ... }` block, up to the next protocol."""
+    start = text.index(f"protocol bgp {name} ")
+    end = text.find("\nprotocol ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+@FAMILIES
+@pytest.mark.parametrize(
+    ("restart", "line"),
+    [
+        ("90.6s", "graceful restart time 91;"),  # rounded to the nearest second
+        ("2m", "graceful restart time 120;"),
+        ("0s", "graceful restart time 0;"),
+        (None, None),  # unset: BIRD's own default, no line at all
+    ],
+)
+def test_peer_max_restart_time_is_the_graceful_restart_time(
+    fam: int, restart: str | None, line: str | None
+) -> None:
+    spec: dict[str, Any] = {"peerIP": ADDR[fam]["EXT"], "asNumber": 65001}
+    if restart is not None:
+        spec["maxRestartTime"] = restart
+    rendered = render_objects([*nodes(fam), config(), peer("tor", **spec)], Environment("me"))
+    block = protocol_block(rendered.text, pname("Global", fam, "EXT"))
+    lines = [x.strip() for x in block.splitlines() if x.strip().startswith("graceful restart time")]
+    assert lines == ([line] if line else [])
+    # The other peers (there are none) and the mesh (off) must not pick the time up.
+    assert rendered.text.count("graceful restart time") == len(lines)
