@@ -1,4 +1,5 @@
-"""The fast readers for Services and EndpointSlices against the `Fields` readers they shortcut.
+"""The fast readers for Services and EndpointSlices against the `Fields` readers they shortcut,
+and both against records written by hand (the oracle that is not birdgen).
 
 The property: whenever the fast reader returns a record, the `Fields` reader accepts the object
 without a problem and returns the very same record; otherwise the fast reader steps aside, so
@@ -7,13 +8,18 @@ every error message is the `Fields` reader's.
 
 from __future__ import annotations
 
+import ipaddress
+import textwrap
 from typing import Any
 
+import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from birdgen.errors import Problem
 from birdgen.model import kube
+from birdgen.model.resources import Endpoint, EndpointSlice, Family, Service
 
 # Values that are right for some field, wrong for others, or wrong everywhere.
 ANY_VALUE = st.sampled_from(
@@ -174,3 +180,134 @@ def test_a_bad_field_is_still_reported_by_name() -> None:
     assert [str(p) for p in problems] == [
         'Service/default/web: spec.clusterIP: "10.49.0.300" is not an IP address'
     ]
+
+
+# --- hand-written expectations: the independent side for both readers ------------------------
+# The manifests are YAML read by PyYAML, the records are written out by hand from the Kubernetes
+# API's documented defaults; both birdgen readers must produce exactly them.
+
+SERVICE_CASES = [
+    (
+        "plain ClusterIP",
+        "spec: {clusterIP: 10.49.0.10}",
+        dict(type="ClusterIP", cluster_ip="10.49.0.10", cluster_ips=("10.49.0.10",),
+             ip_families=(Family.V4,), external_traffic_policy=""),
+    ),
+    (
+        "NodePort defaults to policy Cluster",
+        "spec: {type: NodePort, clusterIP: 'fd00::a'}",
+        dict(type="NodePort", cluster_ip="fd00::a", cluster_ips=("fd00::a",),
+             ip_families=(Family.V6,), external_traffic_policy="Cluster"),
+    ),
+    (
+        "headless keeps its families",
+        "spec: {clusterIP: None, clusterIPs: [None], ipFamilies: [IPv4]}",
+        dict(type="ClusterIP", cluster_ip="None", cluster_ips=(), ip_families=(Family.V4,),
+             external_traffic_policy=""),
+    ),
+    (
+        "clusterIPs alone: the first is the clusterIP, families in order",
+        "spec: {clusterIPs: ['fd00::7', 10.49.0.7]}",
+        dict(type="ClusterIP", cluster_ip="fd00::7", cluster_ips=("fd00::7", "10.49.0.7"),
+             ip_families=(Family.V6, Family.V4), external_traffic_policy=""),
+    ),
+    (
+        "LoadBalancer: Global is Cluster; ingress hostnames are not addresses",
+        """
+        spec:
+          type: LoadBalancer
+          clusterIP: 10.49.0.9
+          externalTrafficPolicy: Global
+          externalIPs: [192.168.3.180, 'fd00:3::1']
+          loadBalancerIP: 192.168.4.9
+        status:
+          loadBalancer:
+            ingress: [{ip: 192.168.4.1}, {hostname: lb.example}, {ip: ''}]
+        """,
+        dict(type="LoadBalancer", cluster_ip="10.49.0.9", cluster_ips=("10.49.0.9",),
+             ip_families=(Family.V4,), external_ips=("192.168.3.180", "fd00:3::1"),
+             load_balancer_ip="192.168.4.9", ingress_ips=("192.168.4.1",),
+             external_traffic_policy="Cluster"),
+    ),
+    (
+        "empty loadBalancerIP and Local policy",
+        "spec: {type: LoadBalancer, clusterIP: 10.49.0.9, loadBalancerIP: '', externalTrafficPolicy: Local}",
+        dict(type="LoadBalancer", cluster_ip="10.49.0.9", cluster_ips=("10.49.0.9",),
+             ip_families=(Family.V4,), external_traffic_policy="Local"),
+    ),
+    (
+        "no spec at all",
+        "metadata: {name: web}",
+        dict(type="ClusterIP", cluster_ip="", cluster_ips=(), ip_families=(),
+             external_traffic_policy=""),
+    ),
+]  # fmt: skip
+
+
+def expected_service(fields: dict[str, Any]) -> Service:
+    ips = ipaddress.ip_address
+    lb = fields.get("load_balancer_ip")
+    return Service(
+        namespace="default",
+        name="web",
+        type=fields["type"],
+        cluster_ip=fields["cluster_ip"],
+        cluster_ips=tuple(ips(a) for a in fields["cluster_ips"]),
+        ip_families=fields["ip_families"],
+        external_ips=tuple(ips(a) for a in fields.get("external_ips", ())),
+        load_balancer_ip=ips(lb) if lb else None,
+        ingress_ips=tuple(ips(a) for a in fields.get("ingress_ips", ())),
+        external_traffic_policy=fields["external_traffic_policy"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("manifest", "fields"), [c[1:] for c in SERVICE_CASES], ids=[c[0] for c in SERVICE_CASES]
+)
+def test_service_readers_match_the_written_record(manifest: str, fields: dict[str, Any]) -> None:
+    obj = yaml.safe_load(textwrap.dedent(manifest))
+    expected = expected_service(fields)
+    assert kube._service_fast(obj, "default", "web") == expected
+    problems: list[Problem] = []
+    assert kube._service_fields(obj, "default", "web", problems) == expected
+    assert problems == []
+
+
+SLICE_CASES = [
+    (
+        "readiness defaults to true; a missing nodeName is empty",
+        """
+        metadata: {labels: {kubernetes.io/service-name: web, app: x}}
+        addressType: IPv6
+        endpoints:
+          - {addresses: ['fd00:48::5'], nodeName: node-1}
+          - {addresses: ['fd00:48::6'], nodeName: node-2, conditions: {ready: false}}
+          - {addresses: ['fd00:48::7'], conditions: {ready: true}}
+        """,
+        EndpointSlice("default", "web-abc", "web", "IPv6",
+                      (Endpoint("node-1", True), Endpoint("node-2", False), Endpoint("", True))),
+    ),
+    (
+        "FQDN slices and no endpoints",
+        "{metadata: {labels: {kubernetes.io/service-name: web}}, addressType: FQDN}",
+        EndpointSlice("default", "web-abc", "web", "FQDN", ()),
+    ),
+    (
+        "not owned by a Service",
+        "{metadata: {labels: {app: web}}, addressType: IPv4, endpoints: [{nodeName: node-1}]}",
+        None,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"), [c[1:] for c in SLICE_CASES], ids=[c[0] for c in SLICE_CASES]
+)
+def test_slice_readers_match_the_written_record(
+    manifest: str, expected: EndpointSlice | None
+) -> None:
+    obj = yaml.safe_load(textwrap.dedent(manifest))
+    assert kube._slice_fast(obj, "default", "web-abc") == expected
+    problems: list[Problem] = []
+    assert kube._slice_fields(obj, "default", "web-abc", problems) == expected
+    assert problems == []
