@@ -11,7 +11,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,14 +33,6 @@ NODE = "node-1"
 BOOT_CONF = "router id 192.0.2.1;\nprotocol device {}\n"
 
 _ROUTE = re.compile(r"^(\d+\.\d+\.\d+\.\d+/\d+|[0-9a-f:]+/\d+)\s", re.MULTILINE)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(0.02)
 
 
 class Bird(BirdDaemon):

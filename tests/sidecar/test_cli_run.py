@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import NODE, Bird, populate, wait_for
+from conftest import NODE, Bird, populate
 from kubeapi_server import FakeApiServer
+from waiting import wait_for
 
 from birdgen.cli import main
 
@@ -95,9 +96,15 @@ def test_run_follows_file_edits_and_stops_cleanly_on_sigterm(bird: Bird, tmp_pat
         (manifests / "cluster.yaml.new").write_text(EDITED)
         os.replace(manifests / "cluster.yaml.new", manifests / "cluster.yaml")
         wait_for(lambda: "10.50.0.0/16" in bird.routes(), what="BIRD routes the new range")
-        with urllib.request.urlopen(url + "/metrics", timeout=2) as response:
-            metrics = response.read().decode()
-        assert 'birdgen_reloads_total{result="success"} 2' in metrics
+
+        def metrics() -> str:
+            with urllib.request.urlopen(url + "/metrics", timeout=2) as response:
+                return str(response.read().decode())
+
+        # BIRD shows the route before the sidecar has counted the reload that brought it.
+        two_reloads = 'birdgen_reloads_total{result="success"} 2'
+        wait_for(lambda: two_reloads in metrics(), what="the second reload counted")
+        assert 'birdgen_reloads_total{result="success"} 3' not in metrics()
         conf = bird.conf.read_text()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
