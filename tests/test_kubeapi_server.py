@@ -18,6 +18,7 @@ import urllib3
 from kubeapi_rbac import deploy_rbac
 from kubeapi_server import FakeApiServer, new_api_client
 from kubernetes import client, watch
+from waiting import wait_for
 
 CALICO = ("crd.projectcalico.org", "v1")
 
@@ -203,7 +204,9 @@ def test_watch_timeout_ends_the_stream_cleanly(server: FakeApiServer, api: Any) 
         )
     )
     assert events == []
-    assert 0.9 <= time.monotonic() - began < 3
+    # Not before the timeout; the upper bound only catches a stream that never ends (a loaded
+    # machine may take a while to get there, so it is far above the timeout).
+    assert 0.9 <= time.monotonic() - began < 30
 
 
 def test_bookmarks_only_when_allowed(server: FakeApiServer, api: Any) -> None:
@@ -265,9 +268,7 @@ def test_compaction_expires_open_watches(server: FakeApiServer, api: Any) -> Non
     resp = core.list_node(
         watch=True, resource_version=str(server.resource_version), _preload_content=False
     )
-    deadline = time.monotonic() + 5
-    while server.open_watches("nodes") == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: server.open_watches("nodes") > 0, what="the watch open")
     server.compact()
     (event,) = [json.loads(line) for line in resp.data.decode().splitlines()]
     assert event["type"] == "ERROR" and event["object"]["code"] == 410
@@ -278,9 +279,7 @@ def test_drop_watches_breaks_the_stream(server: FakeApiServer, api: Any) -> None
     resp = core.list_node(
         watch=True, resource_version=str(server.resource_version), _preload_content=False
     )
-    deadline = time.monotonic() + 5
-    while server.open_watches() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: server.open_watches() > 0, what="the watch open")
     assert server.drop_watches() == 1
     # No terminating chunk: the client sees a protocol error, not a clean end of stream.
     with pytest.raises(urllib3.exceptions.ProtocolError):
@@ -333,9 +332,11 @@ def test_stop_is_bounded_with_open_connections(tmp_path: Path) -> None:
     core = client.CoreV1Api(api_client)
     core.list_node()  # leaves an idle keep-alive connection in the pool
     resp = core.list_node(watch=True, resource_version="1", _preload_content=False)
+    # stop() gives up waiting for its threads after `timeout`; cutting the connections is what
+    # makes it return long before that, even on a loaded machine.
     began = time.monotonic()
-    server.stop(timeout=3)
-    assert time.monotonic() - began < 3
+    server.stop(timeout=60)
+    assert time.monotonic() - began < 30
     with pytest.raises(urllib3.exceptions.ProtocolError):
         for _ in resp.stream(None):
             pass

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from bird_daemon import BIRD, BirdDaemon, find, netns_problem
+from waiting import wait_for
 
 from birdgen.errors import BirdNotRun, ConfigRejected, ReloadFailed
 from birdgen.reload import CommandReloader, Reloader, SocketReloader
@@ -197,7 +198,7 @@ def test_silent_daemon_times_out() -> None:
     start = time.monotonic()
     with ctl, pytest.raises(ReloadFailed, match=r"no answer within 0\.2 s"):
         ctl.show_status()
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 30  # not hung: the 0.2 s timeout fired (load may delay it)
 
 
 def test_silent_daemon_times_out_before_greeting() -> None:
@@ -323,10 +324,9 @@ def test_real_configure_applies_changed_config(daemon: BirdDaemon) -> None:
     with daemon.control() as ctl:
         reply = ctl.configure(str(new))
     assert reply.code in (3, 4)
-    deadline = time.monotonic() + 5  # 0004 means BIRD finishes in the background
-    while "10.49.0.2/32" not in (routes := daemon.show_route()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "10.49.0.2/32" in routes and "10.49.0.1/32" in routes
+    # 0004 means BIRD finishes in the background.
+    wait_for(lambda: "10.49.0.2/32" in daemon.show_route(), what="the new route in BIRD")
+    assert "10.49.0.1/32" in daemon.show_route()
 
 
 def test_real_configure_without_path_rereads_startup_file(daemon: BirdDaemon) -> None:
@@ -355,10 +355,14 @@ def test_real_notice_arrives_before_next_reply(daemon: BirdDaemon) -> None:
     with daemon.control() as ctl:
         reply = ctl.command(f'configure "{daemon.conf}" timeout 1')
         assert reply.lines[-2:] == ("Undo scheduled in 1 s", "Reconfigured")
-        deadline = time.monotonic() + 5
-        time.sleep(1)
-        while not (status := ctl.show_status()).notices and time.monotonic() < deadline:
-            time.sleep(0.05)
+        statuses = []
+        # The undo fires after 1 s; the notice then comes ahead of the next reply.
+        wait_for(
+            lambda: statuses.append(ctl.show_status()) or statuses[-1].notices,
+            what="the undo notice",
+            interval=0.05,
+        )
+        status = statuses[-1]
     assert status.code == 13
     assert status.notices == ("Config timeout expired, starting undo",)
 
