@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 from bird_daemon import BIRD
-from conftest import NODE, Bird, wait_for
+from conftest import NODE, Bird
 from seam import pausing_program
 from test_cli_run import MANIFEST, PROXY_VARS
+from waiting import wait_for
 
 RANGE = "10.49.0.0/16"
 
