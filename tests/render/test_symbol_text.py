@@ -33,7 +33,7 @@ def test_bird_string_quotes_or_refuses() -> None:
     assert bird_string("BGPPeer tor-a") == '"BGPPeer tor-a"'
     for bad in ['a"b', "a\\b", "a\nb", "a\x7fb"]:
         with pytest.raises(
-            UnsafeText, match="^contains a double quote, backslash or control character$"
+            UnsafeText, match=r"^contains a double quote, backslash or control character$"
         ):
             bird_string(bad)
 
