@@ -36,7 +36,7 @@ from bird_meaning import (
     static_routes,
     view,
 )
-from test_golden import scenario_env
+from golden_scenarios import scenario_env
 
 from birdgen.pipeline import render_objects
 from birdgen.sources import files

@@ -12,8 +12,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import NODE, Bird, wait_for
+from conftest import NODE, Bird
 from test_cli_run import MANIFEST, PROXY_VARS, free_port
+from waiting import wait_for
 
 INTERVAL = 0.5
 
