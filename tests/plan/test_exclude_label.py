@@ -65,7 +65,7 @@ def static_routes(text: str) -> list[str]:
     return re.findall(r"route (\S+) ", block.group(1))
 
 
-@pytest.mark.parametrize("value", ["false", "False", "True", "TRUE", "yes", "1", "", " true"])
+@pytest.mark.parametrize("value", ["false", "False", "True", "TRUE", "yes", "1", ""])
 def test_any_value_but_true_leaves_the_node_advertising(value: str) -> None:
     rendered = render_objects(objects({LABEL: value}), Environment("node-1"))
     assert static_routes(rendered.text) == ["10.49.0.0/16", "10.49.0.7/32"]
