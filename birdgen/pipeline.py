@@ -16,6 +16,7 @@ from birdgen.errors import InvalidInput
 from birdgen.model.parse import Parsed, parse_cluster
 from birdgen.model.resources import Environment
 from birdgen.plan import NodePlan, build_plan
+from birdgen.plan.services import ServiceMemo
 from birdgen.render import render
 from birdgen.write.atomic import commit, destination, remove_stale, staged, unchanged
 
@@ -27,14 +28,16 @@ class Rendered:
     notices: tuple[str, ...]  # skipped objects and warnings, one line each, for stderr or the log
 
 
-def render_objects(objects: Iterable[dict[str, Any] | Parsed], env: Environment) -> Rendered:
+def render_objects(
+    objects: Iterable[dict[str, Any] | Parsed], env: Environment, memo: ServiceMemo | None = None
+) -> Rendered:
     """Raw (or already parsed) objects to bird.conf text; raises InvalidInput naming every
-    problem."""
+    problem. `memo` (the sidecar's) saves re-planning unchanged Services; same result."""
     if problems := env.problems():
         raise InvalidInput(problems)
     notices: list[str] = []
     cluster = parse_cluster(objects, notices)
-    plan = build_plan(cluster, env)
+    plan = build_plan(cluster, env, memo)
     return Rendered(render(plan), plan, tuple(dict.fromkeys([*notices, *plan.warnings])))
 
 

@@ -19,11 +19,12 @@ from birdgen.model.resources import (
 from birdgen.model.values import Family, IPNetwork, hashed_router_id, network_text
 from birdgen.plan.filters import filter_functions
 from birdgen.plan.peers import DEFAULT_AS, plan_sessions
-from birdgen.plan.services import ServiceRoutes, plan_services
+from birdgen.plan.services import ServiceMemo, ServiceRoutes, plan_services
 from birdgen.plan.types import FamilyPlan, NodePlan, Route
 
 
-def build_plan(cluster: Cluster, env: Environment) -> NodePlan:
+def build_plan(cluster: Cluster, env: Environment, memo: ServiceMemo | None = None) -> NodePlan:
+    """`memo` (the sidecar's, kept between steps) only saves work: the plan is the same."""
     me = cluster.nodes.get(env.node_name)
     if me is None:
         raise InvalidInput(
@@ -52,7 +53,7 @@ def build_plan(cluster: Cluster, env: Environment) -> NodePlan:
             "Calico's default AS (no asNumber on the node or in BGPConfiguration default)",
         )
 
-    services = plan_services(cluster, env, me)
+    services = plan_services(cluster, env, me, memo)
     sessions, peer_routes = plan_sessions(cluster, env, me, problems, warnings)
     if problems:
         raise InvalidInput(problems)

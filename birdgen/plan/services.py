@@ -128,7 +128,69 @@ def configured_ranges(cluster: Cluster, env: Environment) -> Ranges:
     )
 
 
-def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family, ServiceRoutes]:
+# One Service's notes for this node: (IP version, prefix text, advertised, reason) per address.
+Notes = tuple[tuple[int, str, bool, str], ...]
+# `service_notes`'s arguments: the Service, its slices, the ranges, whether this node is
+# excluded, the node name endpoints are matched against.
+Inputs = tuple[Service, tuple[EndpointSlice, ...], Ranges, bool, str]
+_Remembered = tuple[Inputs, Notes]
+
+
+class ServiceMemo:
+    """`service_notes` of each Service of the last plan, with the arguments it had.
+
+    An optimisation of the same pure function, for the sidecar, whose records are frozen and
+    kept from step to step: a Service whose arguments are the very same objects as last time
+    (and whose ranges, exclusion and node name are equal) gets its notes back instead of
+    being planned again. Any other argument computes them afresh, so a plan with a memo is
+    the plan without one.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], _Remembered] = {}
+
+
+def _same_inputs(before: Inputs, now: Inputs) -> bool:
+    svc, slices, ranges, excluded, node_name = before
+    return (
+        svc is now[0]
+        and len(slices) == len(now[1])
+        and all(a is b for a, b in zip(slices, now[1], strict=True))
+        and excluded == now[3]
+        and node_name == now[4]
+        and (ranges is now[2] or ranges == now[2])
+    )
+
+
+def service_notes(
+    svc: Service,
+    slices: tuple[EndpointSlice, ...],
+    ranges: Ranges,
+    excluded: bool,
+    endpoint_node_name: str,
+) -> Notes:
+    """What one Service adds to this node's routes (advertised) and withheld addresses."""
+    if excluded:
+        advertised, verdict = False, f"this node has the label {EXCLUDE_LABEL}=true"
+    else:
+        advertised, verdict = _advertised(svc, slices, ranges, endpoint_node_name)
+    ref = f"Service {svc.namespace}/{svc.name}"
+    return tuple(
+        (
+            ip.version,
+            host_text(ip),
+            advertised,
+            f"{ref}: {verdict}; {category}"
+            if advertised
+            else f"{ref}: not advertised: {verdict}; {category}",
+        )
+        for ip, category in _service_addresses(svc, ranges)
+    )
+
+
+def plan_services(
+    cluster: Cluster, env: Environment, node: Node, memo: ServiceMemo | None = None
+) -> dict[Family, ServiceRoutes]:
     ranges = configured_ranges(cluster, env)
     out = {Family.V4: ServiceRoutes(), Family.V6: ServiceRoutes()}
     excluded = node.labels.get(EXCLUDE_LABEL) == "true"
@@ -174,19 +236,24 @@ def plan_services(cluster: Cluster, env: Environment, node: Node) -> dict[Family
     if not ranges.any:
         return out
     by_version = {4: out[Family.V4], 6: out[Family.V6]}
+    fresh: dict[tuple[str, str], _Remembered] = {}
     for svc in cluster.services:
-        if excluded:
-            advertised, verdict = False, f"this node has the label {EXCLUDE_LABEL}=true"
+        where = (svc.namespace, svc.name)
+        slices = () if excluded else cluster.slices.get(where, ())
+        inputs = (svc, slices, ranges, excluded, env.endpoint_node_name)
+        known = memo.entries.get(where) if memo is not None else None
+        if known is not None and _same_inputs(known[0], inputs):
+            notes = known[1]
         else:
-            slices = cluster.slices.get((svc.namespace, svc.name), ())
-            advertised, verdict = _advertised(svc, slices, ranges, env.endpoint_node_name)
-        ref = f"Service {svc.namespace}/{svc.name}"
-        for ip, category in _service_addresses(svc, ranges):
-            routes = by_version[ip.version]
+            notes = service_notes(*inputs)
+        fresh[where] = (inputs, notes)
+        for version, prefix, advertised, reason in notes:
             if advertised:
-                routes.add(host_text(ip), f"{ref}: {verdict}; {category}")
+                by_version[version].add(prefix, reason)
             else:
-                routes.withhold(host_text(ip), f"{ref}: not advertised: {verdict}; {category}")
+                by_version[version].withhold(prefix, reason)
+    if memo is not None:
+        memo.entries = fresh  # only the Services of this plan: a deleted one is forgotten
     for routes in out.values():  # an address advertised for one Service is not withheld
         for prefix in list(routes.withheld):
             if prefix in routes.reasons:
