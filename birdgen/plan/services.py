@@ -148,18 +148,7 @@ class ServiceMemo:
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], _Remembered] = {}
-
-
-def _same_inputs(before: Inputs, now: Inputs) -> bool:
-    svc, slices, ranges, excluded, node_name = before
-    return (
-        svc is now[0]
-        and len(slices) == len(now[1])
-        and all(a is b for a, b in zip(slices, now[1], strict=True))
-        and excluded == now[3]
-        and node_name == now[4]
-        and (ranges is now[2] or ranges == now[2])
-    )
+        self.ranges: Ranges | None = None
 
 
 def service_notes(
@@ -236,16 +225,22 @@ def plan_services(
     if not ranges.any:
         return out
     by_version = {4: out[Family.V4], 6: out[Family.V6]}
+    if memo is not None:
+        # Equal ranges are the memo's own object, so that each Service's inputs compare by
+        # identity; different ranges miss every entry.
+        if memo.ranges is not None and memo.ranges == ranges:
+            ranges = memo.ranges
+        memo.ranges = ranges
     fresh: dict[tuple[str, str], _Remembered] = {}
     for svc in cluster.services:
         where = (svc.namespace, svc.name)
         slices = () if excluded else cluster.slices.get(where, ())
         inputs = (svc, slices, ranges, excluded, env.endpoint_node_name)
         known = memo.entries.get(where) if memo is not None else None
-        if known is not None and _same_inputs(known[0], inputs):
-            notes = known[1]
-        else:
-            notes = service_notes(*inputs)
+        # Tuple equality asks identity first, element by element, in C: the same records
+        # compare in nanoseconds; a new record compares by value (equal means same notes).
+        hit = known is not None and known[0] == inputs
+        notes = known[1] if known is not None and hit else service_notes(*inputs)
         fresh[where] = (inputs, notes)
         for version, prefix, advertised, reason in notes:
             if advertised:

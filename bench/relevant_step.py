@@ -1,0 +1,83 @@
+"""CPU of one sidecar step after a relevant change: the memoised plan against the old path.
+
+    .venv/bin/python bench/relevant_step.py DIR [--node node-0001] [--changes 21]
+
+DIR is a `bench/gen_cluster.py` output (JSON or YAML). The store's records are built once, as
+the sidecar's informers build them (`birdgen.sidecar.store.Lean`); then each change moves a
+Local Service's only endpoint onto or off the node (its EndpointSlice re-parsed, as a watch
+event is), and one step's `render_objects` (assemble, plan, render) is timed in CPU seconds,
+with the Reconciler's `ServiceMemo` kept between steps, and without one (every Service planned
+again: the path before the memo), alternating in the same run. Prints medians and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from birdgen.model.parse import Parsed
+from birdgen.model.resources import Environment
+from birdgen.pipeline import render_objects
+from birdgen.plan.services import ServiceMemo
+from birdgen.sidecar.store import Lean
+from birdgen.sources import files
+
+
+def local_slice(objects: list[dict[str, Any]]) -> int:
+    """The index of the EndpointSlice of some Local LoadBalancer Service."""
+    local = {
+        (o["metadata"]["namespace"], o["metadata"]["name"])
+        for o in objects
+        if o.get("kind") == "Service"
+        and o["spec"].get("externalTrafficPolicy") == "Local"
+        and o["spec"].get("type") == "LoadBalancer"
+    }
+    for i, o in enumerate(objects):
+        if o.get("kind") == "EndpointSlice" and o.get("endpoints"):
+            owner = o["metadata"].get("labels", {}).get("kubernetes.io/service-name")
+            if (o["metadata"]["namespace"], owner) in local:
+                return i
+    raise SystemExit("no EndpointSlice of a Local LoadBalancer Service")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--node", default="node-0001")
+    ap.add_argument("--changes", type=int, default=21)
+    a = ap.parse_args(argv)
+    raw = files.load([str(a.data)])
+    lean = Lean(a.node)
+    records: list[Parsed] = [lean(o) for o in raw]
+    at = local_slice(raw)
+    env = Environment(node_name=a.node)
+    memo = ServiceMemo()
+    render_objects(records, env, memo)  # the sync's full plan fills the memo
+    onto, off = copy.deepcopy(raw[at]), copy.deepcopy(raw[at])
+    onto["endpoints"] = [{**onto["endpoints"][0], "nodeName": a.node, "conditions": {"ready": True}}]  # fmt: skip
+    off["endpoints"] = [{**off["endpoints"][0], "nodeName": "elsewhere", "conditions": {"ready": True}}]  # fmt: skip
+    times: dict[str, list[float]] = {"memo": [], "scratch": []}
+    texts: dict[str, set[str]] = {"memo": set(), "scratch": set()}
+    for i in range(a.changes):
+        records[at] = lean(onto if i % 2 == 0 else off)
+        for name, kept in (("memo", memo), ("scratch", None)):
+            t = time.process_time()
+            text = render_objects(records, env, kept).text
+            times[name].append(time.process_time() - t)
+            texts[name].add(text)
+    assert texts["memo"] == texts["scratch"] and len(texts["memo"]) == 2, "the change must show"
+    memo_ms, scratch_ms = (statistics.median(times[n]) * 1000 for n in ("memo", "scratch"))
+    print(f"objects: {len(raw)}; changes: {a.changes}, each onto or off {a.node}")
+    print(f"one step without the memo (baseline): {scratch_ms:.0f} ms CPU (median)")
+    print(f"one step with the memo:               {memo_ms:.0f} ms CPU (median)")
+    print(f"ratio: {memo_ms / scratch_ms:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
