@@ -6,8 +6,9 @@ DIR is a `bench/gen_cluster.py` output (JSON or YAML). The store's records are b
 the sidecar's informers build them (`birdgen.sidecar.store.Lean`); then each change moves a
 Local Service's only endpoint onto or off the node (its EndpointSlice re-parsed, as a watch
 event is), and one step's `render_objects` (assemble, plan, render) is timed in CPU seconds,
-with the Reconciler's `ServiceMemo` kept between steps, and without one (every Service planned
-again: the path before the memo), alternating in the same run. Prints medians and the ratio.
+four ways in turn in the same run: as before (no memo, every Service planned again, the cyclic
+collector on), with the Reconciler's `ServiceMemo` kept between steps, with the collector
+paused (`pipeline.collector_paused`), and both (the sidecar now). Prints medians and ratios.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from birdgen.model.parse import Parsed
 from birdgen.model.resources import Environment
-from birdgen.pipeline import render_objects
+from birdgen.pipeline import collector_paused, render_objects
 from birdgen.plan.services import ServiceMemo
 from birdgen.sidecar.store import Lean
 from birdgen.sources import files
@@ -61,21 +62,33 @@ def main(argv: list[str] | None = None) -> int:
     onto, off = copy.deepcopy(raw[at]), copy.deepcopy(raw[at])
     onto["endpoints"] = [{**onto["endpoints"][0], "nodeName": a.node, "conditions": {"ready": True}}]  # fmt: skip
     off["endpoints"] = [{**off["endpoints"][0], "nodeName": "elsewhere", "conditions": {"ready": True}}]  # fmt: skip
-    times: dict[str, list[float]] = {"memo": [], "scratch": []}
-    texts: dict[str, set[str]] = {"memo": set(), "scratch": set()}
+    # The old path (no memo, collector on), then each change alone, then the sidecar's step.
+    ways = {
+        "before (no memo, collector on)": (None, False),
+        "the memo, collector on": (memo, False),
+        "no memo, collector paused": (None, True),
+        "the sidecar now (memo, collector paused)": (memo, True),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    texts: dict[str, set[str]] = {name: set() for name in ways}
     for i in range(a.changes):
         records[at] = lean(onto if i % 2 == 0 else off)
-        for name, kept in (("memo", memo), ("scratch", None)):
+        for name, (kept, paused) in ways.items():
             t = time.process_time()
-            text = render_objects(records, env, kept).text
+            if paused:
+                with collector_paused():
+                    text = render_objects(records, env, kept).text
+            else:
+                text = render_objects(records, env, kept).text
             times[name].append(time.process_time() - t)
             texts[name].add(text)
-    assert texts["memo"] == texts["scratch"] and len(texts["memo"]) == 2, "the change must show"
-    memo_ms, scratch_ms = (statistics.median(times[n]) * 1000 for n in ("memo", "scratch"))
+    assert all(t == texts["before (no memo, collector on)"] for t in texts.values()), "same text"
+    assert len(texts["the memo, collector on"]) == 2, "the change must show in the text"
     print(f"objects: {len(raw)}; changes: {a.changes}, each onto or off {a.node}")
-    print(f"one step without the memo (baseline): {scratch_ms:.0f} ms CPU (median)")
-    print(f"one step with the memo:               {memo_ms:.0f} ms CPU (median)")
-    print(f"ratio: {memo_ms / scratch_ms:.2f}x")
+    base = statistics.median(times["before (no memo, collector on)"])
+    for name in ways:
+        ms = statistics.median(times[name])
+        print(f"{name:42} {ms * 1000:6.0f} ms CPU (median), {ms / base:.2f}x")
     return 0
 
 

@@ -7,7 +7,9 @@ go through these two functions with their edges injected.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,21 @@ def render_objects(
     cluster = parse_cluster(objects, notices)
     plan = build_plan(cluster, env, memo)
     return Rendered(render(plan), plan, tuple(dict.fromkeys([*notices, *plan.warnings])))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while rendering: a render builds hundreds of thousands
+    of small objects that form no cycles, beside (in the sidecar) 41,000 long-lived records,
+    and each collection would walk them all again (measured: a third of the one-shot model
+    time, half of a sidecar step at 1,000 nodes). Reference counting still frees them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from birdgen.errors import (
     SourceError,
 )
 from birdgen.model.resources import Environment
-from birdgen.pipeline import Rendered, apply, render_objects
+from birdgen.pipeline import Rendered, apply, collector_paused, render_objects
 from birdgen.plan import NodePlan
 from birdgen.plan.services import ServiceMemo
 from birdgen.reload import Reloader
@@ -240,7 +240,8 @@ class Reconciler:
             return resolution, applied.changed
 
     def _render(self, objects: list[Any]) -> Rendered:
-        return render_objects(objects, self.env, self.memo)
+        with collector_paused():
+            return render_objects(objects, self.env, self.memo)
 
     def _report_held(self, held: tuple[Held, ...]) -> None:
         before = {(h.kind, h.name): h for h in self.held}
