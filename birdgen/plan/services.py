@@ -239,8 +239,7 @@ def plan_services(
         known = memo.entries.get(where) if memo is not None else None
         # Tuple equality asks identity first, element by element, in C: the same records
         # compare in nanoseconds; a new record compares by value (equal means same notes).
-        hit = known is not None and known[0] == inputs
-        notes = known[1] if known is not None and hit else service_notes(*inputs)
+        notes = known[1] if known is not None and known[0] == inputs else service_notes(*inputs)
         fresh[where] = (inputs, notes)
         for version, prefix, advertised, reason in notes:
             if advertised:
