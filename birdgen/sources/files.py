@@ -7,16 +7,23 @@ YAML is read as kubectl reads it, with YAML 1.1's resolvers (`yes`/`no`/`on`/`of
 booleans, `010` is octal, `~` is null) but without base-60 numbers or timestamps. Two
 libraries do the reading:
 
-- `yaml-rs` (Rust) reads most files, about three times faster than libyaml through PyYAML. It
-  resolves plain scalars by YAML 1.2's core schema, which differs from YAML 1.1 only on a
-  known set of plain scalars;
+- `yaml-rs` (Rust) reads most files, several times faster than libyaml through PyYAML. Its
+  resolver for plain scalars is YAML 1.2's core schema widened (underscores in numbers, `0b`,
+  signed hexadecimal), so it parts from YAML 1.1 only on a known set of plain scalars:
+  `yes`/`no`/`on`/`off` (strings to it), leading zeros (`010` is 10 to it, 8 to kubectl),
+  `0o17`, `0X1F`, exponents without a dot or a sign (`1e3`), a sign before a leading dot
+  (`-.5`), a leading underscore (`_1`) and `.iNf`-style spellings (numbers to it, strings to
+  kubectl); and on an empty block scalar at the stream's end, the merge key `<<`, an empty key,
+  control characters and YAML 1.1's extra line breaks;
 - PyYAML (libyaml when built with it) with kubectl's resolver table reads every file in which
-  `_may_differ` finds such a scalar, or anything else that YAML 1.1 and 1.2 read differently,
-  and every file `yaml-rs` rejects (so errors keep PyYAML's wording).
+  `_may_differ` finds one of those, or a tag, an anchor, a non-empty flow collection, a tab or a
+  carriage return, and every file `yaml-rs` rejects (so errors keep PyYAML's wording).
 
-`_may_differ` is a screen, not a parser: it looks for the places a plain scalar can start,
-errs on the side of PyYAML, and `tests/sources/test_yaml_read.py` checks both paths against
-PyYAML on hand-written, generated and damaged YAML. JSON is read by orjson, and by the
+`_may_differ` is a screen, not a parser: one pass of RE2 over the bytes finds where nodes can
+start in block context and what starts there, and errs on the side of PyYAML;
+`tests/sources/test_yaml_read.py` checks both paths against PyYAML on hand-written, generated
+and damaged YAML, and pins yaml-rs's resolver scalar by scalar. Files are read as bytes: RE2,
+yaml-rs and orjson take UTF-8 bytes without a decoded copy. JSON is read by orjson, and by the
 standard library's `json` when orjson refuses it (integers beyond 64 bits; error wording).
 """
 
@@ -30,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import re2
 import yaml
 import yaml_rs
 
@@ -85,111 +93,109 @@ _KubeYamlLoader.add_implicit_resolver(
     list("-+0123456789."),
 )
 
-# ---- the screen: where YAML 1.1 (kubectl, PyYAML) and 1.2 (yaml-rs) may read differently ----
+# ---- the screen: where YAML 1.1 (kubectl, PyYAML) and yaml-rs may read differently ----
+#
+# One pass of RE2 (a linear-time automaton: the whole pattern costs one scan of the bytes, where
+# Python's `re` pays for every alternative at every line) finds the start of every node in block
+# context, at a line's start past its indentation and "- " entries, or after a key's ": ", and
+# checks what starts there. The forms below are every way the two readers part (yaml-rs's own
+# resolver: `birdgen.sources` documents it and the tests pin it), widened where that is simpler.
 
-# The end of a plain scalar: the line's end, a comment, a flow indicator or a key's colon.
-_END = r"(?=[ \t]*(?:\r?\n|\Z|#|[,\]}]|:(?:[ \t\r\n]|\Z)))"
-# Numbers both read alike: 0, 17, -3, 1.5. Any other number-like scalar goes to PyYAML.
-_SAME_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?" + _END
-_NUMBER = (
-    r"[-+]?(?:(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+|_[0-9_.]*)(?:[eE][-+]?[0-9_]+)?"
-    r"|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|\.(?:inf|Inf|INF|nan|NaN|NAN))"
-)
-_SCALAR = "|".join(
+# The end of a plain scalar in block context (zero-width: a match never takes a line break).
+_END = r"[ ]*(?:$|#|:(?:[ ]|$))"
+_DECIMAL = r"[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]*)?"
+_MANTISSA = r"(?:[0-9_]*[0-9][0-9_]*(?:\.[0-9_]*)?|[0-9_]*\.[0-9_]*[0-9][0-9_]*)"
+# Plain scalars that one of the two reads as a number and the other does not, or as another
+# number. Only `-?(0|[1-9][0-9]*)(\.[0-9]*)?` (what kubectl writes) reads the same in both.
+_NUMBER = "|".join(
     [
-        r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|<<)" + _END,  # 1.1 booleans; a merge key
-        rf"(?!{_SAME_NUMBER}){_NUMBER}{_END}",
-        r"[!?@`&*]",  # a tag; an explicit key; reserved characters; an anchor or alias
-        r":(?=[ \t\r\n]|\Z)",  # an empty key
+        r"[-+]?0(?:[xX][0-9a-fA-F_]*|[oO][0-7_]*|[bB][01_]*)",  # 0o17: 15 / "0o17"; 0X1F
+        r"[-+]?0[0-9_]" + _DECIMAL,  # 010: 10 / 8 (octal); 09: 9 / "09"
+        r"[-+0-9.eE]*_[-+0-9_.eE]*",  # _1: 1 / "_1" (both drop inner underscores)
+        r"[-+]?" + _MANTISSA + r"[eE][-+]?[0-9_]*",  # 1e3, 1.5e3: floats / strings
+        r"[-+]?\.(?:[0-9_]*(?:[eE][-+]?[0-9_]*)?|[a-zA-Z]{3})",  # -.5, +.5, .iNf
+        r"\+" + _DECIMAL,
     ]
 )
-# A plain scalar starts after one of these. Each pattern begins with a literal, which the regex
-# engine finds at C speed.
-# The scalar may follow on a later line, past blank and comment lines.
-_GAP = r"(?:[ \t]*(?:#[^\r\n]*)?\r?\n)*[ \t]*"
-_AFTER_INDICATOR = [
-    re.compile(f"(?:{before}){_GAP}(?:{_SCALAR})")
-    for before in (
-        r":(?=[ \t\r\n])",
-        r"-(?=[ \t\r\n])",
-        r"\?(?=[ \t\r\n])",
-        r"&\S+(?=[ \t\r\n])",
-        r"(?:---|\.\.\.)(?=[ \t\r\n])",
-        r"[\"']:",
-    )
-]
-# A block mapping's key, at a line's start or after "- ": a 1.1 boolean, anything starting like
-# a number, or none. (Keys elsewhere are in flow collections or after `?`, both screened above.)
-_KEY = re.compile(
-    r"(?:\n|- )[ \t]*+(?:[oO]n|ON|[nN]o|NO|<<|[yY]es|YES|[oO]ff|OFF|[-+]?[0-9._][^\s:]*+|)"
-    r":(?=[ \t\r\n]|\Z)"
+# YAML 1.1's booleans beyond true/false (yaml-rs reads strings), and the merge key.
+_WORD = r"[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|<<"
+_NODE = "|".join(
+    [
+        f"(?:{_NUMBER}|{_WORD}){_END}",
+        r"[!&*?%@`]",  # a tag, an anchor, an alias, an explicit key, reserved indicators
+        r"[:?](?:[ ]|$)",  # an empty key ({None: ...} in yaml-rs, an error in PyYAML)
+        r"[\[{][ ]*[\]}][ ]*[^ \n#]",  # an empty collection as a key, or followed by more
+        r"[|>][-+]?[0-9]",  # a block scalar with an indentation indicator
+    ]
 )
-# A non-empty flow collection (`[a, b]`, `{a: 1}`): the two versions differ in many corners
-# of flow syntax, and kubectl writes flow style only for `[]` and `{}`, so PyYAML reads these.
-_FLOW = re.compile(r"(?:[:\-?][ \t]+|^[ \t]*)[\[{](?![ \t]*[\]}])", re.MULTILINE)
-_ROOT_SCALAR = re.compile(rf"[ \t]*(?:{_SCALAR})")
-# Anywhere: a collection as a key, an explicit key, reserved indicators, and the characters
-# YAML 1.1 takes as line breaks (and a byte-order mark). One literal-led pattern or string
-# search each: a character class at a pattern's start would make the engine try every position.
-_OTHER = [re.compile(rf"{c}[ \t]*:(?=[ \t\r\n]|\Z)") for c in (r"\]", r"\}")] + [
-    re.compile(r"\?(?=[ \t\r\n]|\Z)")
-]
-_OTHER_TEXT = ("\n%", "@", "`", "\x85", "\u2028", "\u2029", "\ufeff")
-_OPENERS = [re.compile(r"\[(?![ \t]*\])"), re.compile(r"\{(?![ \t]*\})")]
-_BLOCK_SCALAR = re.compile(
-    rf"(?:[:\-?]|---|&\S+)(?=[ \t\r\n]){_GAP}[|>][-+0-9]*[ \t]*(?:#[^\r\n]*)?(?:\r?\n|\Z)"
+_LINE = r"^[ ]*(?:-[ ]+)*"
+_DIFFER = "|".join(
+    [
+        rf"(?:{_LINE}|:[ ]+)(?:{_NODE})",
+        r"^---[ ]+[^ \n#]",  # a node on the document marker's line
+        r"^\.\.\.",  # a document end marker (yaml-rs reads one where PyYAML fails, and more)
+        # Characters PyYAML refuses (controls, non-characters) or reads as a line break or a
+        # byte-order mark where yaml-rs reads content; tabs and carriage returns, which this
+        # screen does not follow.
+        r"[\x00-\x09\x0b-\x1f\x7f\x{80}-\x{9f}\x{2028}\x{2029}\x{feff}\x{fffe}\x{ffff}]",
+        r"[0-9]{1000}",  # towards integers of more than 4,300 digits, which Python refuses
+    ]
 )
-_CONTENT = re.compile(r"(?:[ \t]*\r?\n)*( *)\S")
-_MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t\r\n]|$)", re.MULTILINE)
+# What needs a second look: a block scalar (its body may be empty, which yaml-rs reads as "\n"
+# at the stream's end; a flow collection in its body is text) and a non-empty flow collection
+# (`[a, b]`, `{a: 1}`: the two differ in corners of flow syntax, and kubectl writes flow style
+# only for `[]` and `{}`, so PyYAML reads these).
+_SCREEN = re2.compile(
+    (
+        rf"(?m)(?P<differ>{_DIFFER})"
+        rf"|(?:^(?P<indent>[ ]*(?:-[ ]+)*)|(?P<colon>:)[ ]+)"
+        r"(?:(?P<block>[|>])|(?P<flow>[\[{])(?:[ ]*[^ \]}\n]|[ ]*$))"
+    ).encode()
+)
+_CONTENT = re.compile(rb"(?:[ ]*\n)*( *)\S")
+_MARKER = re.compile(rb"(?:---|\.\.\.)(?:[ \t\r\n]|\Z)")
 _ALIKE = yaml_rs.DuplicateKeyPolicy.LastWins  # as PyYAML: a later key replaces an earlier one
 
 
-def _may_differ(text: str) -> bool:
-    """Whether YAML 1.1 and 1.2 might read `text` differently (False: they read it alike)."""
-    return bool(
-        any(part in text for part in _OTHER_TEXT)
-        or text.startswith("%")
-        or any(p.search(text) for p in _OTHER)
-        or any(p.search(text) for p in _AFTER_INDICATOR)
-        or _KEY.search("\n" + text)
-        or _ROOT_SCALAR.match(text)
-        or _empty_block_scalar(text)
-        or _flow_outside_block_scalars(text)
-    )
+def _may_differ(data: bytes) -> bool:
+    """Whether YAML 1.1 and yaml-rs might read `data` differently (False: they read it alike)."""
+    body_end = 0  # the end of the last block scalar's body: what lies before it is text
+    for match in _SCREEN.finditer(data):
+        at = match.start()
+        if match.group(b"differ") is not None:
+            return True
+        if at < body_end:
+            continue
+        if match.group(b"flow") is not None:
+            return True
+        # A block scalar's header. Its body is every following line indented past the column
+        # of the node holding it: the key's column, or the column of the "- " entry.
+        line_start = data.rfind(b"\n", 0, at) + 1
+        if match.group(b"colon") is not None:
+            line = data[line_start:at]
+            column = len(line) - len(line.lstrip(b" -"))
+        else:
+            entries = match.group(b"indent")
+            if b"-" not in entries:
+                return True  # the header on a line of its own: its node starts lines above
+            column = entries.rindex(b"-")
+        start = data.find(b"\n", at) + 1 or len(data)
+        body_end = _body_end(data, start, column)
+        if body_end == start:
+            return True
+    return False
 
 
-def _block_scalars(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of every `|` or `>` block scalar's body; an empty body is (end, end)."""
-    for header in _BLOCK_SCALAR.finditer(text):
-        line_start = text.rfind("\n", 0, header.start()) + 1
-        line = text[line_start : header.start()]
-        # The node's own column: past the indentation and any "- " of sequences holding it.
-        column = len(line) - len(line.lstrip(" -"))
-        end = start = header.end()
-        while end < len(text):
-            content = _CONTENT.match(text, end)
-            if content is None or len(content.group(1)) <= column:
-                break
-            newline = text.find("\n", content.end())
-            end = len(text) if newline < 0 else newline + 1
-        yield start, end
-
-
-def _empty_block_scalar(text: str) -> bool:
-    """Whether a block scalar has no content (yaml-rs then reads "\n" where YAML says "")."""
-    if "|" not in text and ">" not in text:
-        return False
-    return any(start == end for start, end in _block_scalars(text))
-
-
-def _flow_outside_block_scalars(text: str) -> bool:
-    if not any(p.search(text) for p in _OPENERS):
-        return False
-    flows = [m.start() for m in _FLOW.finditer(text)]
-    if not flows:
-        return False
-    bodies = list(_block_scalars(text))
-    return any(not any(start <= at < end for start, end in bodies) for at in flows)
+def _body_end(data: bytes, start: int, column: int) -> int:
+    """Where a block scalar's body that starts at `start` ends (`start` for an empty body)."""
+    end = start
+    while end < len(data):
+        content = _CONTENT.match(data, end)
+        if content is None or len(content.group(1)) <= column:
+            break
+        newline = data.find(b"\n", content.end())
+        end = len(data) if newline < 0 else newline + 1
+    return end
 
 
 def load(paths: Sequence[str], stdin: IO[str] | None = None) -> list[RawObject]:
@@ -201,10 +207,10 @@ def load(paths: Sequence[str], stdin: IO[str] | None = None) -> list[RawObject]:
             continue
         for file in _expand(Path(path)):
             try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+                data = file.read_bytes()
+            except OSError as exc:
                 raise SourceError(f"{file}: cannot read: {exc}") from exc
-            objects.extend(parse_text(text, str(file)))
+            objects.extend(parse_text(data, str(file)))
     return objects
 
 
@@ -216,10 +222,12 @@ def _expand(path: Path) -> list[Path]:
     return [path]
 
 
-def parse_text(text: str, origin: str) -> list[RawObject]:
-    """The objects in one YAML (multi-document) or JSON text."""
+def parse_text(text: str | bytes, origin: str) -> list[RawObject]:
+    """The objects in one YAML (multi-document) or JSON text: a file's bytes (UTF-8) or a str."""
     try:
-        docs = _read_json_or_yaml(text, origin)
+        docs = _read_json_or_yaml(text.encode() if isinstance(text, str) else text, origin)
+    except UnicodeError as exc:
+        raise SourceError(f"{origin}: cannot read: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise SourceError(f"{origin}: line {exc.lineno}: malformed JSON: {exc.msg}") from exc
     except yaml.YAMLError as exc:
@@ -234,53 +242,67 @@ def parse_text(text: str, origin: str) -> list[RawObject]:
     return objects
 
 
-def _read_json(text: str) -> Any:
+def _read_json(data: bytes) -> Any:
     try:
-        return orjson.loads(text)
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
         # The standard library reads it again: integers beyond 64 bits (which the model then
         # refuses field by field), and its wording and limits for what is really malformed.
-        return json.loads(text)
+        return json.loads(data.decode())
 
 
-def _read_json_or_yaml(text: str, origin: str) -> list[Any]:
+_JSON_START = re.compile(rb"\s*[\[{]")
+
+
+def _read_json_or_yaml(data: bytes, origin: str) -> list[Any]:
     if origin.endswith(".json"):
-        return [_read_json(text)]
-    if text.lstrip().startswith(("{", "[")):
+        return [_read_json(data)]
+    if _JSON_START.match(data):
         try:
-            return [_read_json(text)]
+            return [_read_json(data)]
         except json.JSONDecodeError:
             pass  # YAML in flow style (`{kind: Service}`), or YAML documents after one: as YAML
-    return _read_yaml(text)
+    return _read_yaml(data)
 
 
-def _read_yaml(text: str) -> list[Any]:
-    """The documents of a YAML stream, read as kubectl reads them."""
-    if not _may_differ(text):
+def _read_yaml(data: bytes) -> list[Any]:
+    """The documents of a YAML stream (UTF-8), read as kubectl reads them."""
+    if not _may_differ(data):
         try:
-            read = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=_ALIKE)
+            read = yaml_rs.load(
+                data, parse_datetime=False, duplicate_key_policy=_ALIKE, encoder_errors="strict"
+            )
         except yaml_rs.YAMLDecodeError:
             pass  # PyYAML reads it again: for its wording of the error, or because it can
         else:
-            docs = _documents(text, read)
+            docs = _documents(data, read)
             if docs is not None:
                 return docs
-    return list(yaml.load_all(text, Loader=_KubeYamlLoader))
+    return list(yaml.load_all(data.decode(), Loader=_KubeYamlLoader))
 
 
-def _documents(text: str, read: Any) -> list[Any] | None:
-    """`yaml_rs.loads`' result as a list of documents; None when that cannot be told.
+def _documents(data: bytes, read: Any) -> list[Any] | None:
+    """`yaml_rs.load`'s result as a list of documents; None when that cannot be told.
 
     yaml-rs returns a stream of several documents as their list, one document as itself, and
-    none as None. Without a `---` or `...` line there is one document. With one, a list of
+    none as None. Without a `---` line there is one document. With one, a list of
     mappings is taken as documents: a single document holding that list would give the same
     objects (lists are flattened); anything else is left to PyYAML.
     """
-    if not _MARKER.search(text):
-        return [read]
-    if not isinstance(read, list):
+    if not isinstance(read, list) or not _has_marker(data):
         return [read]
     return read if all(isinstance(doc, dict) for doc in read) else None
+
+
+def _has_marker(data: bytes) -> bool:
+    """Whether a line of `data` is a `---` document marker (the screen sends `...` to PyYAML)."""
+    if _MARKER.match(data):
+        return True
+    at = -1  # the line break before the line looked at
+    while (at := data.find(b"\n---", at + 1)) >= 0:
+        if _MARKER.match(data, at + 1):
+            return True
+    return False
 
 
 def _flatten(doc: Any, where: str) -> Iterator[RawObject]:

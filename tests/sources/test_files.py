@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from birdgen.errors import SourceError
-from birdgen.sources.files import parse_text
+from birdgen.sources.files import load, parse_text
 
 
 def test_yaml_values_are_read_as_kubectl_reads_them() -> None:
@@ -30,3 +33,26 @@ def test_multi_document_yaml_skips_empty_documents() -> None:
 def test_bad_documents_are_source_errors(text: str) -> None:
     with pytest.raises(SourceError, match=r"x\.yaml"):
         parse_text(text, "x.yaml")
+
+
+@pytest.mark.parametrize("name", ["x.yaml", "x.json", "x.yml"])
+def test_files_that_are_not_utf8_cannot_be_read(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b'{"kind": "A", "name": "\xff"}\n' if name.endswith("json") else b"a: \xff\n")
+    with pytest.raises(SourceError, match=rf"^{re.escape(str(path))}: cannot read: 'utf-8' codec"):
+        load([str(path)])
+
+
+def test_files_are_read_as_bytes_and_text_alike(tmp_path: Path) -> None:
+    text = "---\nkind: A\nname: ü\n---\nkind: B\nport: 010\n"
+    (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "y.json").write_text('{"kind": "C", "n": 1.5}', encoding="utf-8")
+    assert load([str(tmp_path)]) == parse_text(text, "x.yaml") + parse_text(
+        '{"kind": "C", "n": 1.5}', "y.json"
+    )
+    assert parse_text(text, "x.yaml")[1] == {"kind": "B", "port": 8}
+
+
+def test_text_that_cannot_be_utf8_is_a_source_error() -> None:
+    with pytest.raises(SourceError, match=r"^<stdin>: cannot read: "):
+        parse_text("a: \udcff\n", "<stdin>")

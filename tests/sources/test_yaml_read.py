@@ -11,6 +11,7 @@ them (a bare list is its items), which is all `parse_text` keeps.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import subprocess
@@ -45,20 +46,20 @@ def reference(text: str) -> str:
     """PyYAML's reading, as text that tells `True` from `1` and `1.0`, or that it failed."""
     try:
         return repr(_objects(list(yaml.load_all(text, Loader=_KubeYamlLoader))))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: an integer of more than 4,300 digits
         return "error"
 
 
 def birdgen(text: str) -> str:
     try:
-        return repr(_objects(files._read_yaml(text)))
-    except yaml.YAMLError:
+        return repr(_objects(files._read_yaml(text.encode())))
+    except (yaml.YAMLError, ValueError):  # ValueError: an integer of more than 4,300 digits
         return "error"
 
 
 def by_yaml_rs(text: str) -> bool:
     """Whether birdgen reads `text` with yaml-rs (the fast path), not PyYAML."""
-    return not files._may_differ(text)
+    return not files._may_differ(text.encode())
 
 
 KUBECTL_LIKE = """\
@@ -227,6 +228,75 @@ CASES = [
     "- [a, b]\n- {c: d}\n",
     "[a, b]: c\n",
     "a: 1\n# trailing comment\n",
+    # numbers yaml-rs reads where kubectl reads a string or another number
+    "a: 09\nb: -010\nc: +010\nd: 0O17\ne: 0X1F\nf: 0B1\n",
+    "a: _1\nb: +_1\nc: _.5\nd: 1.5e+1_0\n",
+    "a: -.5\nb: +.5\nc: 5.e3\nd: 1.0e3\ne: 1e03\nf: 0e0\ng: 1E3\n",
+    "a: .iNf\nb: .nAn\nc: -.nan\nd: +.INF\n",
+    "- 010\n- - 1e3\n-   - on\n",
+    "010: a\n1e3: b\non: c\n",
+    "'a': 08\n\"b c\": on\n",
+    "a:\n  # c\n  010\n",
+    "a:   # c\n\n  # d\n  yes\n",
+    "--- 010\n",
+    "a: 1\n--- \n010\n",
+    "010\n",
+    "yes\n",
+    "a: " + "1" * 5000 + "\n",
+    "a: 123456789012345678901234567890\n",
+    # numbers both read alike
+    "a: 0\nb: -0\nc: 17\nd: -3\ne: 1.5\nf: 1.\ng: -0.0\nh: 10.0.0.1\ni: 0c105dc7-0a79\n",
+    # characters PyYAML refuses or reads as a break, and yaml-rs reads as text
+    "a: x\x01y\n",
+    "a: x\x7fy\n",
+    "a: x\x0cy\n",
+    "a: 'x\x0b'\n",
+    "a: x\x9fy\n",
+    "a: x\ufffey\n",
+    "a: |\n  x\x01\n",
+    "a: \x85\n",
+    "a: 1\n\ufeff",
+    "-\t010\n",
+    "a:\t010\n",
+    "a: 1\rb: 2\r",
+    # document markers
+    "... \n",
+    "a: 1\n... # c\nb: 2\n",
+    "a: 1\n...\n010\n",
+    "--- |\n  x\n",
+    "---\n|\n x\n",
+    # block scalars: empty bodies, indentation indicators, headers on their own line
+    "a: |\n",
+    "a: |\n  \n",
+    "a: >\n \n  \n",
+    "a: |-2\n  x\n",
+    "a: |2-\n   x\n",
+    "a: >#c\n  x\n",
+    "a:\n  |\n   x\n",
+    "a: |\n    x\n  # c\nb: 010\n",
+    "- |\n    x\n  y: 010\n",
+    'a: |\n  {"b": [1, 2]}\nc: [3]\n',
+    "a: |\n  [1, 2]\n",
+    "- |\n  {a: 1}\n- [b]\n",
+    'k: "x\n  b: |\n  [1, 2]"\n',
+    # empty collections followed by more, or as keys
+    "{}: a\n",
+    "[]: a\n",
+    "a: {} x\n",
+    "a: [] # c\n",
+    # tags, anchors, aliases, reserved indicators at a node's start (and inside scalars)
+    "a: !!binary aGVsbG8=\n",
+    "a: !x\n",
+    "a: x!\nb: x&y\nc: x*y\nd: x@y\ne: x`y\nf: x ?\ng: ?x\n",
+    "a: x\n  ? y\n",
+    "- ? x\n",
+    "@: 1\n",
+    "a: %x\n",
+    "%x: 1\n",
+    "a: - b\n",
+    "a: - 010\n",
+    "<<: a\n",
+    "a: <<\n",
     KUBECTL_LIKE,
 ]
 
@@ -247,14 +317,14 @@ def test_same_as_pyyaml(text: str) -> None:
     ],
 )  # fmt: skip
 def test_yaml_1_1_resolvers_as_kubectl(text: str, expected: dict[Any, Any]) -> None:
-    assert files._read_yaml(text) == [expected]
+    assert files._read_yaml(text.encode()) == [expected]
     assert not by_yaml_rs(text), "YAML 1.2 reads these differently: PyYAML must read them"
 
 
 def test_nulls_read_alike_in_both() -> None:
     text = "a: ~\nb: null\nc:\nd: NULL\n"
     assert by_yaml_rs(text)
-    assert files._read_yaml(text) == [{"a": None, "b": None, "c": None, "d": None}]
+    assert files._read_yaml(text.encode()) == [{"a": None, "b": None, "c": None, "d": None}]
 
 
 def test_kubectl_output_takes_the_fast_path() -> None:
@@ -321,7 +391,7 @@ def test_json_is_read_by_orjson_with_the_line_of_an_error() -> None:
 
 
 def test_mutable_values_are_never_shared() -> None:
-    docs = files._read_yaml("a: {}\n---\na: {}\n")
+    docs = files._read_yaml(b"a: {}\n---\na: {}\n")
     assert docs == [{"a": {}}, {"a": {}}]
     assert docs[0]["a"] is not docs[1]["a"]
 
@@ -434,3 +504,103 @@ def test_json_beyond_orjson_is_read_by_the_standard_library() -> None:
     assert parse_text('{"kind": "A", "n": 18446744073709551616}', "x.json") == [
         {"kind": "A", "n": 18446744073709551616}
     ]
+
+
+# --- yaml-rs's resolver, scalar by scalar -------------------------------------------------------
+
+# Every string of up to four of these characters, and a few longer spellings: wherever yaml-rs
+# reads one as kubectl does not, the screen must have sent the text to PyYAML.
+NUMBER_CHARS = "019._-+eExoXbB"
+NUMBER_SPELLINGS = ["0o17", "0X1F", "0B11", "1.5e3", "1.5e+3", "5.e3", "1.0e3", "1e03", ".iNf",
+                    "-.inf", "+.INF", ".nAn", "-.nan", "1_0.5", "1.5e+1_0", "0x_1", "0b_1",
+                    "12:30", "010.5", "00.5", "yes", "No", "oN", "OFF", "y", "n", "~", "<<"]  # fmt: skip
+
+
+def test_every_short_plain_scalar_is_read_as_kubectl_reads_it() -> None:
+    tokens = {t for n in range(1, 4) for t in itertools.product(NUMBER_CHARS, repeat=n)}
+    spellings = sorted({"".join(t) for t in tokens} | set(NUMBER_SPELLINGS))
+    through = 0
+    for token in spellings:
+        for text in (f"a: {token}\n", f"- {token}\n", f"{token}: a\n", f"a:\n  {token}\n"):
+            if by_yaml_rs(text):
+                through += 1
+                assert birdgen(text) == reference(text), text
+    assert through > 1000, "the screen must not send every number-like scalar to PyYAML"
+
+
+# --- realistic dumps take the fast path ---------------------------------------------------------
+
+LAST_APPLIED = (
+    '{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"name":"web",'
+    '"namespace":"default"},"spec":{"ports":[{"port":80,"targetPort":8080}],'
+    '"selector":{"app":"web"}}}'
+)
+
+
+def _service(uid: str, ip: str, name: str, port: int, note: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "annotations": {"example.com/note": note, "example.com/url": "https://x/?a=1&b=*"},
+            "creationTimestamp": "2024-05-14T09:12:31Z",
+            "labels": {"app": name, "enabled": "true", "zone": "on", "ttl": "0"},
+            "name": name,
+            "namespace": "default",
+            "resourceVersion": "26660",
+            "uid": uid,
+        },
+        "spec": {
+            "clusterIP": ip,
+            "clusterIPs": [ip, "fd00::1"],
+            "externalIPs": [],
+            "ports": [{"name": "http", "port": port, "targetPort": 8080, "weight": 1.5}],
+            "selector": {"app": name},
+            "type": "ClusterIP",
+        },
+        "status": {"loadBalancer": {}},
+    }
+
+
+def _kubectl_yaml(obj: dict[str, Any]) -> str:
+    """`obj` as `kubectl get -o yaml` writes it, with a last-applied-configuration block."""
+    text = yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=10_000)
+    return text.replace(
+        "  annotations:\n",
+        "  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n"
+        f"      {LAST_APPLIED}\n",
+        1,
+    )
+
+
+NOTES = st.sampled_from([
+    "Calico is running on this node!", "50% of pods", "a -> b", "x|y", "x[0] {y}", "ticket #12",
+    "a: b", "user@example.com", "`cmd`", "it's", "say \"hi\"", "ü", "node-0001", "v1.29.3",
+    "sha256:0b21fbac78254d6887923986bb968a43", "registry/x@sha256:0123abcd",
+])  # fmt: skip
+
+
+@settings(max_examples=100 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.uuids().map(str),
+    st.ip_addresses(v=4).map(str),
+    st.from_regex(r"[a-z]{3,6}-[0-9a-z]{5,10}-[0-9a-z]{5}", fullmatch=True),
+    st.integers(1, 65535),
+    NOTES,
+)
+def test_realistic_dumps_take_the_fast_path(
+    uid: str, ip: str, name: str, port: int, note: str
+) -> None:
+    # uids, pod names, IPs, timestamps, ports, URLs and messages as kubectl writes them: a file
+    # of these that the screen sent to PyYAML would be a performance bug.
+    text = "---\n" + "---\n".join(_kubectl_yaml(_service(uid, ip, name, port, note)) for _ in "ab")
+    assert by_yaml_rs(text), text
+    assert birdgen(text) == reference(text)
+
+
+def test_kubectl_style_list_output_takes_the_fast_path() -> None:
+    items = [_service(f"0c105dc7-0a79-464f-bd30-97234{i:07d}", f"10.0.{i}.1", f"web-{i}", 80, "")
+             for i in range(3)]  # fmt: skip
+    text = yaml.safe_dump({"apiVersion": "v1", "items": items, "kind": "List"}, sort_keys=True)
+    assert by_yaml_rs(text)
+    assert birdgen(text) == reference(text)
