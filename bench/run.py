@@ -61,6 +61,7 @@ class Run:
     rss_mib: float
     stages: dict[str, float] = field(default_factory=dict)
     out_hash: str = ""
+    cpu: float = 0.0  # the child's user + system CPU seconds (`wait4`), which load inflates less
 
 
 # The child's peak RSS must not include ours: Linux keeps `maxrss` across execve, so a child
@@ -77,12 +78,13 @@ if pid == 0:
         os._exit(127)
 _, status, ru = os.wait4(pid, 0)
 wall = time.perf_counter() - t
-os.write(int(sys.argv[1]), f"{wall} {ru.ru_maxrss} {os.waitstatus_to_exitcode(status)}".encode())
+cpu = ru.ru_utime + ru.ru_stime
+os.write(int(sys.argv[1]), f"{wall} {ru.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}".encode())
 """
 
 
-def spawn(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
-    """Run `cmd` to completion: (wall seconds, its peak RSS in MiB, its stderr)."""
+def spawn(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str, float]:
+    """Run `cmd` to completion: (wall seconds, its peak RSS in MiB, its stderr, CPU seconds)."""
     r, w = os.pipe()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([PY, "-I", "-S", "-c", LAUNCHER, str(w), *cmd], stdout=subprocess.DEVNULL,
@@ -93,10 +95,10 @@ def spawn(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
         proc.wait()
         err.seek(0)
         stderr = err.read().decode(errors="replace")
-    wall, maxrss, code = report.split() if report else ("0", "0", "-1")
+    wall, maxrss, code, cpu = report.split() if report else ("0", "0", "-1", "0")
     if proc.returncode != 0 or code != "0":
         raise SystemExit(f"bench: {' '.join(cmd)} failed ({code}):\n{stderr[-3000:]}")
-    return float(wall), int(maxrss) / 1024, stderr
+    return float(wall), int(maxrss) / 1024, stderr, float(cpu)
 
 
 def birdgen_exe() -> str:
@@ -117,13 +119,13 @@ def render_runs(
             cmd = [PY, str(BENCH / "_probe.py"), str(timings)]
             if what_if:
                 cmd += ["--what-if", what_if]
-            wall, rss, _ = spawn([*cmd, "--", *args])
+            wall, rss, _, cpu = spawn([*cmd, "--", *args])
             stages = json.loads(timings.read_text())
             timings.unlink()
         else:
-            wall, rss, _ = spawn([birdgen_exe(), *args])
+            wall, rss, _, cpu = spawn([birdgen_exe(), *args])
             stages = {}
-        runs.append(Run(wall, rss, stages, hashlib.sha256(out.read_bytes()).hexdigest()))
+        runs.append(Run(wall, rss, stages, hashlib.sha256(out.read_bytes()).hexdigest(), cpu))
     if len({r.out_hash for r in runs}) != 1:
         raise SystemExit(f"bench: {data}: the rendered output differs between runs")
     return runs
