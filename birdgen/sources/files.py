@@ -142,7 +142,8 @@ _DIFFER = "|".join(
     ]
 )
 # What needs a second look: a block scalar (its body may be empty, which yaml-rs reads as "\n"
-# at the stream's end; a flow collection in its body is text) and a non-empty flow collection
+# at the stream's end, or end the stream without a line break, which yaml-rs adds; a flow
+# collection in its body is text) and a non-empty flow collection
 # (`[a, b]`, `{a: 1}`: the two differ in corners of flow syntax, and kubectl writes flow style
 # only for `[]` and `{}`, so PyYAML reads these).
 _SCREEN = re2.compile(
@@ -181,8 +182,8 @@ def _may_differ(data: bytes) -> bool:
             column = entries.rindex(b"-")
         start = data.find(b"\n", at) + 1 or len(data)
         body_end = _body_end(data, start, column)
-        if body_end == start:
-            return True
+        if body_end == start or (body_end == len(data) and not data.endswith(b"\n")):
+            return True  # empty, or ending the stream without a line break: yaml-rs adds one
     return False
 
 

@@ -269,6 +269,12 @@ CASES = [
     "a: |\n",
     "a: |\n  \n",
     "a: >\n \n  \n",
+    "a: |\n  x",
+    "- >\n    x\n    y",
+    "- |\n  - - a: {b: 1}\n    - 1.",
+    "a: |+\n  x",
+    "a: |-\n  x",
+    "a: |\n  x\nb: 1",
     "a: |-2\n  x\n",
     "a: |2-\n   x\n",
     "a: >#c\n  x\n",
@@ -504,6 +510,35 @@ def test_json_beyond_orjson_is_read_by_the_standard_library() -> None:
     assert parse_text('{"kind": "A", "n": 18446744073709551616}', "x.json") == [
         {"kind": "A", "n": 18446744073709551616}
     ]
+
+
+# Lines in block style put together at random from tokens that each read differently somewhere:
+# every place a node can start in block context, with the values that end there.
+LINE_TOKENS = [*TRICKY, "0X1", "1.5e3", "-.5", "_1", ".iNf", "0c105dc7-0a79", "8bf3e21", "1.",
+               "|2", "|-", "[a]", "{a: 1}", "!!str", "x:y", "...", "1" * 5, "a\tb"]  # fmt: skip
+
+
+@settings(max_examples=500 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False), st.integers(1, 6), st.sampled_from(["\n", "", "\n\n"]))
+def test_block_lines_read_as_pyyaml_reads_them(rng: random.Random, count: int, last: str) -> None:
+    lines = []
+    for _ in range(count):
+        indent = " " * rng.choice([0, 0, 1, 2, 2, 4, 6])
+        entries = rng.choice(["", "", "- ", "- - ", "-   "])
+        shape = rng.random()
+        if shape < 0.5:
+            space = rng.choice([" ", "  ", ""])
+            lines.append(
+                f"{indent}{entries}{rng.choice(LINE_TOKENS)}:{space}{rng.choice(LINE_TOKENS)}"
+            )
+        elif shape < 0.8:
+            lines.append(f"{indent}{entries}{rng.choice(LINE_TOKENS)}")
+        elif shape < 0.9:
+            lines.append(f"{indent}# {rng.choice(LINE_TOKENS)}")
+        else:
+            lines.append(indent)
+    text = "\n".join(lines) + last
+    assert birdgen(text) == reference(text)
 
 
 # --- yaml-rs's resolver, scalar by scalar -------------------------------------------------------
