@@ -182,8 +182,8 @@ def _may_differ(data: bytes) -> bool:
             column = entries.rindex(b"-")
         start = data.find(b"\n", at) + 1 or len(data)
         body_end = _body_end(data, start, column)
-        if body_end == start or (body_end == len(data) and not data.endswith(b"\n")):
-            return True  # empty, or ending the stream without a line break: yaml-rs adds one
+        if body_end == start or not data.endswith(b"\n"):
+            return True  # empty, or maybe the stream's end without a line break: yaml-rs adds one
     return False
 
 

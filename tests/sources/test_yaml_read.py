@@ -275,6 +275,8 @@ CASES = [
     "a: |+\n  x",
     "a: |-\n  x",
     "a: |\n  x\nb: 1",
+    "k: >\n  a: b\n     ",
+    "- k: |+\n   x\n       ",
     "a: |-2\n  x\n",
     "a: |2-\n   x\n",
     "a: >#c\n  x\n",
@@ -518,6 +520,10 @@ LINE_TOKENS = [*TRICKY, "0X1", "1.5e3", "-.5", "_1", ".iNf", "0c105dc7-0a79", "8
                "|2", "|-", "[a]", "{a: 1}", "!!str", "x:y", "...", "1" * 5, "a\tb"]  # fmt: skip
 
 
+HEADERS = ["|", "|-", "|+", ">", ">-", ">+", "| #c", "|2", ">1-"]
+BODIES = ["x", '{"a": [1, 2]}', "[a, b]", "010", "yes", "a: b", "- x", "# c", "", "  ", "'q", '"d']
+
+
 @settings(max_examples=500 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.randoms(use_true_random=False), st.integers(1, 6), st.sampled_from(["\n", "", "\n\n"]))
 def test_block_lines_read_as_pyyaml_reads_them(rng: random.Random, count: int, last: str) -> None:
@@ -526,7 +532,13 @@ def test_block_lines_read_as_pyyaml_reads_them(rng: random.Random, count: int, l
         indent = " " * rng.choice([0, 0, 1, 2, 2, 4, 6])
         entries = rng.choice(["", "", "- ", "- - ", "-   "])
         shape = rng.random()
-        if shape < 0.5:
+        if shape < 0.15:  # a block scalar and a body that may be empty, short, or odd
+            lines.append(f"{indent}{entries}{rng.choice(['', 'k: '])}{rng.choice(HEADERS)}")
+            for _ in range(rng.randint(0, 3)):
+                lines.append(" " * (len(indent) + rng.choice([0, 1, 2, 4, 7])) + rng.choice(BODIES))
+        elif shape < 0.2:
+            lines.append(rng.choice(["---", "--- # c", "...", "--- x", "---  ", '"a', "b'"]))
+        elif shape < 0.5:
             space = rng.choice([" ", "  ", ""])
             lines.append(
                 f"{indent}{entries}{rng.choice(LINE_TOKENS)}:{space}{rng.choice(LINE_TOKENS)}"
