@@ -4,7 +4,11 @@
 YAML 1.1 and 1.2 might read differently, and what yaml-rs rejects. The independent side here is
 PyYAML alone, with the same resolver table (`_KubeYamlLoader`): on every input the two must give
 the same objects, or both an error. Documents are compared as the objects birdgen takes from
-them (a bare list is its items), which is all `parse_text` keeps.
+them (a bare list is its items), which is all `parse_text` keeps. Beyond hand-written corners of
+every difference class, generated documents, damaged kubectl output and block-style lines put
+together at random, yaml-rs's resolver is pinned on every short number-like scalar, and
+kubectl-style dumps (uids, names, IPs, timestamps, last-applied annotations) must take the fast
+path: a realistic file sent to PyYAML is a performance bug.
 
 `BIRDGEN_FUZZ_SCALE=20` runs twenty times the generated examples (a deeper search, minutes).
 """
