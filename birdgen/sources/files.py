@@ -139,6 +139,9 @@ _DIFFER = "|".join(
         # screen does not follow.
         r"[\x00-\x09\x0b-\x1f\x7f\x{80}-\x{9f}\x{2028}\x{2029}\x{feff}\x{fffe}\x{ffff}]",
         r"[0-9]{1000}",  # towards integers of more than 4,300 digits, which Python refuses
+        # Nesting towards libyaml's limit of 1,000 levels (yaml-rs has none): in block style a
+        # level takes a column or a "- ", so such depth needs a line indented this far.
+        r"^[ -]{500}",
     ]
 )
 # What needs a second look: a block scalar (its body may be empty, which yaml-rs reads as "\n"

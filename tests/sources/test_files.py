@@ -56,3 +56,10 @@ def test_files_are_read_as_bytes_and_text_alike(tmp_path: Path) -> None:
 def test_text_that_cannot_be_utf8_is_a_source_error() -> None:
     with pytest.raises(SourceError, match=r"^<stdin>: cannot read: "):
         parse_text("a: \udcff\n", "<stdin>")
+
+
+@pytest.mark.parametrize("text", ["- " * 1000 + "x\n", "- " * 5000 + "x\n"])
+def test_yaml_nested_past_libyamls_limit_is_a_source_error(text: str) -> None:
+    # yaml-rs would read it, and the flattening of lists would then recurse past Python's limit.
+    with pytest.raises(SourceError, match=r"^x\.yaml: malformed YAML: "):
+        parse_text(text, "x.yaml")

@@ -248,6 +248,10 @@ CASES = [
     "yes\n",
     "a: " + "1" * 5000 + "\n",
     "a: 123456789012345678901234567890\n",
+    # nesting past libyaml's limit of 1,000 levels, which yaml-rs reads
+    "- " * 1000 + "x\n",
+    "".join(" " * i + "a:\n" for i in range(1000)) + " " * 1000 + "x\n",
+    "".join(" " * (2 * i) + "- a:\n" for i in range(600)) + "x\n",
     # numbers both read alike
     "a: 0\nb: -0\nc: 17\nd: -3\ne: 1.5\nf: 1.\ng: -0.0\nh: 10.0.0.1\ni: 0c105dc7-0a79\n",
     # characters PyYAML refuses or reads as a break, and yaml-rs reads as text
