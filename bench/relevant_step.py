@@ -1,4 +1,4 @@
-"""CPU of one sidecar step after a relevant change: the memoised plan against the old path.
+"""CPU of one sidecar step after a relevant change: the incremental plan against a full one.
 
     .venv/bin/python bench/relevant_step.py DIR [--node node-0001] [--changes 21]
 
@@ -6,9 +6,11 @@ DIR is a `bench/gen_cluster.py` output (JSON or YAML). The store's records are b
 the sidecar's informers build them (`birdgen.sidecar.store.Lean`); then each change moves a
 Local Service's only endpoint onto or off the node (its EndpointSlice re-parsed, as a watch
 event is), and one step's `render_objects` (assemble, plan, render) is timed in CPU seconds,
-four ways in turn in the same run: as before (no memo, every Service planned again, the cyclic
-collector on), with the Reconciler's `ServiceMemo` kept between steps, with the collector
-paused (`pipeline.collector_paused`), and both (the sidecar now). Prints medians and ratios.
+four ways in turn in the same run: from scratch as `birdgen render` does it (every object
+assembled, every Service planned) with the cyclic collector on, the same with the collector
+paused (`pipeline.collector_paused`), the sidecar's `Incremental` state kept between steps,
+and that through `LastValid.resolve` and `accept` as the `Reconciler` calls it (the sidecar's
+whole render). Prints medians and ratios.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import copy
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from birdgen.model.parse import Parsed
 from birdgen.model.resources import Environment
-from birdgen.pipeline import collector_paused, render_objects
-from birdgen.plan.services import ServiceMemo
+from birdgen.pipeline import Rendered, collector_paused, render_objects
+from birdgen.plan.incremental import Incremental
+from birdgen.sidecar.holding import LastValid
 from birdgen.sidecar.store import Lean
 from birdgen.sources import files
 
@@ -57,38 +61,58 @@ def main(argv: list[str] | None = None) -> int:
     records: list[Parsed] = [lean(o) for o in raw]
     at = local_slice(raw)
     env = Environment(node_name=a.node)
-    memo = ServiceMemo()
-    render_objects(records, env, memo)  # the sync's full plan fills the memo
+    state, held_state, holder = Incremental(), Incremental(), LastValid()
+
+    def held(objects: list[Parsed]) -> Rendered:
+        return render_objects(objects, env, held_state)
+
+    # The sync's first step fills the states.
+    render_objects(records, env, state)
+    with collector_paused():
+        holder.accept(holder.resolve(records, held))
     onto, off = copy.deepcopy(raw[at]), copy.deepcopy(raw[at])
     onto["endpoints"] = [{**onto["endpoints"][0], "nodeName": a.node, "conditions": {"ready": True}}]  # fmt: skip
     off["endpoints"] = [{**off["endpoints"][0], "nodeName": "elsewhere", "conditions": {"ready": True}}]  # fmt: skip
-    # The old path (no memo, collector on), then each change alone, then the sidecar's step.
-    ways = {
-        "before (no memo, collector on)": (None, False),
-        "the memo, collector on": (memo, False),
-        "no memo, collector paused": (None, True),
-        "the sidecar now (memo, collector paused)": (memo, True),
+
+    def through_holder() -> str:
+        resolution = holder.resolve(records, held)
+        holder.accept(resolution)
+        text: str = resolution.result.text
+        return text
+
+    ways: dict[str, tuple[Callable[[], str], bool]] = {
+        "from scratch, collector on (the old path)": (
+            lambda: render_objects(records, env).text,
+            False,
+        ),
+        "from scratch, collector paused": (lambda: render_objects(records, env).text, True),
+        "incremental (collector paused)": (
+            lambda: render_objects(records, env, state).text,
+            True,
+        ),
+        "incremental through LastValid (the sidecar)": (through_holder, True),
     }
+    base_name = next(iter(ways))
     times: dict[str, list[float]] = {name: [] for name in ways}
     texts: dict[str, set[str]] = {name: set() for name in ways}
     for i in range(a.changes):
         records[at] = lean(onto if i % 2 == 0 else off)
-        for name, (kept, paused) in ways.items():
+        for name, (way, paused) in ways.items():
             t = time.process_time()
             if paused:
                 with collector_paused():
-                    text = render_objects(records, env, kept).text
+                    text = way()
             else:
-                text = render_objects(records, env, kept).text
+                text = way()
             times[name].append(time.process_time() - t)
             texts[name].add(text)
-    assert all(t == texts["before (no memo, collector on)"] for t in texts.values()), "same text"
-    assert len(texts["the memo, collector on"]) == 2, "the change must show in the text"
+    assert all(t == texts[base_name] for t in texts.values()), "same text"
+    assert len(texts[base_name]) == 2, "the change must show in the text"
     print(f"objects: {len(raw)}; changes: {a.changes}, each onto or off {a.node}")
-    base = statistics.median(times["before (no memo, collector on)"])
+    base = statistics.median(times[base_name])
     for name in ways:
         ms = statistics.median(times[name])
-        print(f"{name:42} {ms * 1000:6.0f} ms CPU (median), {ms / base:.2f}x")
+        print(f"{name:45} {ms * 1000:8.1f} ms CPU (median), {ms / base:.4f}x")
     return 0
 
 

@@ -8,7 +8,7 @@ go through these two functions with their edges injected.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from birdgen.errors import InvalidInput
 from birdgen.model.parse import Parsed, parse_cluster
 from birdgen.model.resources import Environment
 from birdgen.plan import NodePlan, build_plan
-from birdgen.plan.services import ServiceMemo
+from birdgen.plan.incremental import Incremental
 from birdgen.render import render
 from birdgen.write.atomic import commit, destination, remove_stale, staged, unchanged
 
@@ -31,16 +31,21 @@ class Rendered:
 
 
 def render_objects(
-    objects: Iterable[dict[str, Any] | Parsed], env: Environment, memo: ServiceMemo | None = None
+    objects: Sequence[dict[str, Any] | Parsed],
+    env: Environment,
+    state: Incremental | None = None,
 ) -> Rendered:
     """Raw (or already parsed) objects to bird.conf text; raises InvalidInput naming every
-    problem. `memo` (the sidecar's) saves re-planning unchanged Services; same result."""
+    problem. `state` (the sidecar's, kept between steps) saves assembling and planning again
+    what did not change since its last step; same result."""
     if problems := env.problems():
         raise InvalidInput(problems)
-    notices: list[str] = []
-    cluster = parse_cluster(objects, notices)
-    plan = build_plan(cluster, env, memo)
-    return Rendered(render(plan), plan, tuple(dict.fromkeys([*notices, *plan.warnings])))
+    if state is None:
+        cluster = parse_cluster(objects)
+        plan = build_plan(cluster, env)
+    else:
+        cluster, plan = state.plan(objects, env)
+    return Rendered(render(plan), plan, tuple(dict.fromkeys([*cluster.warnings, *plan.warnings])))
 
 
 @contextmanager

@@ -7,6 +7,7 @@ collection is sorted so that the rendered text is byte-identical from run to run
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 from birdgen.errors import InvalidInput, Problem
 from birdgen.model.resources import (
@@ -15,16 +16,29 @@ from birdgen.model.resources import (
     Environment,
     Node,
     PrefixAdvertisement,
+    Service,
 )
 from birdgen.model.values import Family, IPNetwork, hashed_router_id, network_text
 from birdgen.plan.filters import filter_functions
 from birdgen.plan.peers import DEFAULT_AS, plan_sessions
-from birdgen.plan.services import ServiceMemo, ServiceRoutes, plan_services
-from birdgen.plan.types import FamilyPlan, NodePlan, Route
+from birdgen.plan.services import (
+    ServiceKey,
+    ServiceRoutes,
+    ServiceTable,
+    calico_order,
+    plan_services,
+)
+from birdgen.plan.types import FamilyPlan, NodePlan
 
 
-def build_plan(cluster: Cluster, env: Environment, memo: ServiceMemo | None = None) -> NodePlan:
-    """`memo` (the sidecar's, kept between steps) only saves work: the plan is the same."""
+def build_plan(
+    cluster: Cluster,
+    env: Environment,
+    table: ServiceTable | None = None,
+    touched: Mapping[ServiceKey, Service | None] | None = None,
+) -> NodePlan:
+    """`table` (the sidecar's, kept between steps) and `touched` (the Services changed since
+    the table last planned) only save work: the plan is the one made without them."""
     me = cluster.nodes.get(env.node_name)
     if me is None:
         raise InvalidInput(
@@ -53,7 +67,7 @@ def build_plan(cluster: Cluster, env: Environment, memo: ServiceMemo | None = No
             "Calico's default AS (no asNumber on the node or in BGPConfiguration default)",
         )
 
-    services = plan_services(cluster, env, me, memo)
+    services = plan_services(cluster, env, me, table, touched)
     sessions, peer_routes = plan_sessions(cluster, env, me, problems, warnings)
     if problems:
         raise InvalidInput(problems)
@@ -66,8 +80,8 @@ def build_plan(cluster: Cluster, env: Environment, memo: ServiceMemo | None = No
         families[fam] = FamilyPlan(
             family=fam,
             address=me.address(fam),
-            routes=_routes(routes.reasons),
-            withheld=_routes(routes.withheld),
+            routes=routes.routes,
+            withheld=routes.withheld,
             export_ranges=_calico_sorted(_export_ranges(routes, default, me, fam)),
             kernel_reject=_calico_sorted(routes.kernel_reject),
             peer_routes=tuple(r for r in peer_routes if r.prefix.version == fam.value),
@@ -157,15 +171,5 @@ def _export_ranges(
     return out
 
 
-def _calico_order(text: str) -> str:
-    # Calico orders by the string "<address>-<prefixlen>", byte-wise; prefix texts are ASCII, so
-    # comparing the strings compares their bytes.
-    return text.replace("/", "-")
-
-
 def _calico_sorted(nets: list[IPNetwork]) -> tuple[IPNetwork, ...]:
-    return tuple(sorted(set(nets), key=lambda net: _calico_order(network_text(net))))
-
-
-def _routes(reasons: dict[str, list[str]]) -> tuple[Route, ...]:
-    return tuple(Route(text, tuple(reasons[text])) for text in sorted(reasons, key=_calico_order))
+    return tuple(sorted(set(nets), key=lambda net: calico_order(network_text(net))))

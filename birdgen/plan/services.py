@@ -6,7 +6,8 @@ for other nodes, and the ranges kept out of this node's kernel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -21,36 +22,26 @@ from birdgen.model.values import (
     network_text,
     parse_cidr,
 )
+from birdgen.plan.types import Route
 
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 
 @dataclass
 class ServiceRoutes:
-    """The outcome for one family, built up while walking the ranges and Services.
+    """The outcome for one family: routes and withheld addresses in Calico's order, the ranges
+    passed on for other nodes, and the ranges kept out of this node's kernel."""
 
-    Prefixes are keyed by their text (`10.49.62.131/32`): a node may originate 100,000, and a
-    string hashes in C where an `ipaddress` network hashes in Python.
-    """
-
-    reasons: dict[str, list[str]] = field(default_factory=dict)
-    withheld: dict[str, list[str]] = field(default_factory=dict)  # service IPs not advertised
+    routes: tuple[Route, ...] = ()
+    withheld: tuple[Route, ...] = ()  # service IPs not advertised
     export_ranges: list[IPNetwork] = field(default_factory=list)
     kernel_reject: list[IPNetwork] = field(default_factory=list)
 
-    def add(self, prefix: str, reason: str) -> None:
-        _note(self.reasons, prefix, reason)
 
-    def withhold(self, prefix: str, reason: str) -> None:
-        _note(self.withheld, prefix, reason)
-
-
-def _note(notes: dict[str, list[str]], prefix: str, reason: str) -> None:
-    known = notes.get(prefix)
-    if known is None:
-        notes[prefix] = [reason]
-    elif reason not in known:
-        known.append(reason)
+def calico_order(text: str) -> str:
+    """Calico orders prefixes by the string "<address>-<prefixlen>", byte-wise; prefix texts
+    are ASCII, so comparing the strings compares their bytes."""
+    return text.replace("/", "-")
 
 
 # A range as (version, first address, last address, text), for a containment test on ints.
@@ -133,22 +124,156 @@ Notes = tuple[tuple[int, str, bool, str], ...]
 # `service_notes`'s arguments: the Service, its slices, the ranges, whether this node is
 # excluded, the node name endpoints are matched against.
 Inputs = tuple[Service, tuple[EndpointSlice, ...], Ranges, bool, str]
-_Remembered = tuple[Inputs, Notes]
+ServiceKey = tuple[str, str]  # (namespace, name)
+# What the plan of every Service rests on: the ranges, this node's exclusion, the node name
+# endpoints are matched against, and the aggregate routes with their reasons.
+Basis = tuple[Ranges, bool, str, tuple[tuple[IPNetwork, str], ...]]
 
 
-class ServiceMemo:
-    """`service_notes` of each Service of the last plan, with the arguments it had.
+class _Ordered:
+    """Routes in Calico's order, kept so as prefixes come, change and go (by bisection), so
+    that a change costs its own prefixes, not a sort of all of them."""
 
-    An optimisation of the same pure function, for the sidecar, whose records are frozen and
-    kept from step to step: a Service whose arguments are the very same objects as last time
-    (and whose ranges, exclusion and node name are equal) gets its notes back instead of
-    being planned again. Any other argument computes them afresh, so a plan with a memo is
-    the plan without one.
+    def __init__(self) -> None:
+        self._order: list[str] = []  # `calico_order` of each route's text, sorted
+        self._routes: list[Route] = []  # the route at the same position
+        self._by_text: dict[str, Route] = {}
+        self._frozen: tuple[Route, ...] | None = ()
+
+    def put(self, text: str, reasons: tuple[str, ...] | None) -> None:
+        """The route of `text` now has `reasons`; None: there is none."""
+        known = self._by_text.get(text)
+        if reasons is None:
+            if known is None:
+                return
+            at = bisect.bisect_left(self._order, calico_order(text))
+            del self._order[at], self._routes[at], self._by_text[text]
+        else:
+            if known is not None and known.reasons == reasons:
+                return
+            route = Route(text, reasons)
+            order = calico_order(text)
+            at = bisect.bisect_left(self._order, order)
+            if known is None:
+                self._order.insert(at, order)
+                self._routes.insert(at, route)
+            else:
+                self._routes[at] = route
+            self._by_text[text] = route
+        self._frozen = None
+
+    def routes(self) -> tuple[Route, ...]:
+        if self._frozen is None:
+            self._frozen = tuple(self._routes)
+        return self._frozen
+
+
+class ServiceTable:
+    """Every Service's notes (`service_notes`) merged into routes and withheld addresses in
+    Calico's order, per IP version, kept up to date Service by Service.
+
+    `plan_services` makes a fresh one for `birdgen render` and plans every Service into it;
+    the sidecar keeps one from step to step and tells it which Services a change touched, so
+    a change costs the Services it touches and their prefixes, nothing per Service of the
+    cluster. A Service whose arguments are the very same records as last time (and equal
+    ranges, exclusion and node name) keeps its notes; any other basis (ranges, aggregates,
+    exclusion, node name) empties the table and plans every Service again. Either way the
+    outcome is the one of planning every Service from scratch.
     """
 
     def __init__(self) -> None:
-        self.entries: dict[tuple[str, str], _Remembered] = {}
-        self.ranges: Ranges | None = None
+        self.basis: Basis | None = None
+        self.entries: dict[ServiceKey, tuple[Inputs, Notes]] = {}
+        # Per IP version and prefix, the reasons each Service gives it, advertised or withheld.
+        self._claims: dict[tuple[int, bool], dict[str, dict[ServiceKey, list[str]]]] = {}
+        self._aggregates: dict[int, dict[str, list[str]]] = {}
+        self.routes: dict[int, _Ordered] = {}
+        self.withheld: dict[int, _Ordered] = {}
+        self._reset(None)
+
+    def _reset(self, basis: Basis | None) -> None:
+        self.basis = basis
+        self.entries = {}
+        self._claims = {(v, adv): {} for v in (4, 6) for adv in (True, False)}
+        self._aggregates = {4: {}, 6: {}}
+        self.routes = {4: _Ordered(), 6: _Ordered()}
+        self.withheld = {4: _Ordered(), 6: _Ordered()}
+        if basis is None:
+            return
+        _, excluded, _, aggregates = basis
+        if not excluded:
+            for net, reason in aggregates:
+                given = self._aggregates[net.version].setdefault(network_text(net), [])
+                if reason not in given:
+                    given.append(reason)
+        for version, texts in self._aggregates.items():
+            for text in texts:
+                self._merge(version, text)
+
+    def plan(
+        self,
+        basis: Basis,
+        services: Iterable[tuple[ServiceKey, Service | None]],
+        slices: Mapping[ServiceKey, tuple[EndpointSlice, ...]],
+    ) -> None:
+        """Plan `services` (each key with its Service, None where it is gone) on `basis`."""
+        if self.basis is None or basis != self.basis:
+            self._reset(basis)
+        # The table's own basis when equal: each Service's inputs then compare by identity.
+        ranges, excluded, node_name, _ = self.basis or basis
+        touched: set[tuple[int, str]] = set()
+        for key, svc in services:
+            known = self.entries.get(key)
+            if svc is None:
+                if known is None:
+                    continue
+                del self.entries[key]
+                notes: Notes = ()
+            else:
+                inputs = (svc, () if excluded else slices.get(key, ()), ranges, excluded, node_name)
+                # Tuple equality asks identity first, element by element, in C: the same
+                # records compare in nanoseconds; a new record compares by value.
+                if known is not None and known[0] == inputs:
+                    continue
+                notes = service_notes(*inputs)
+                self.entries[key] = (inputs, notes)
+            if known is not None and known[1] == notes:
+                continue
+            for version, text, advertised, _ in known[1] if known is not None else ():
+                claims = self._claims[version, advertised]
+                del claims[text][key]
+                if not claims[text]:
+                    del claims[text]
+                touched.add((version, text))
+            for version, text, advertised, reason in notes:
+                given = self._claims[version, advertised].setdefault(text, {}).setdefault(key, [])
+                if reason not in given:
+                    given.append(reason)
+                touched.add((version, text))
+        for version, text in touched:
+            self._merge(version, text)
+
+    def _merge(self, version: int, text: str) -> None:
+        """The route and withheld entry of one prefix, from every claim on it: the aggregate's
+        reasons first, then each Service's in the order of their namespace and name; a
+        prefix advertised by any of them is not withheld."""
+        advertised = self._claims[version, True].get(text, {})
+        aggregate = self._aggregates[version].get(text, [])
+        if advertised or aggregate:
+            self.routes[version].put(text, _joined(aggregate, advertised))
+            self.withheld[version].put(text, None)
+            return
+        self.routes[version].put(text, None)
+        withheld = self._claims[version, False].get(text, {})
+        self.withheld[version].put(text, _joined([], withheld) if withheld else None)
+
+
+def _joined(first: list[str], by_service: dict[ServiceKey, list[str]]) -> tuple[str, ...]:
+    """`first`, then each Service's reasons by namespace and name, each reason once."""
+    reasons = list(first)
+    for key in sorted(by_service):
+        reasons += by_service[key]
+    return tuple(dict.fromkeys(reasons))
 
 
 def service_notes(
@@ -178,8 +303,15 @@ def service_notes(
 
 
 def plan_services(
-    cluster: Cluster, env: Environment, node: Node, memo: ServiceMemo | None = None
+    cluster: Cluster,
+    env: Environment,
+    node: Node,
+    table: ServiceTable | None = None,
+    touched: Mapping[ServiceKey, Service | None] | None = None,
 ) -> dict[Family, ServiceRoutes]:
+    """This node's service routes. `table` (the sidecar's, kept between steps) with `touched`
+    (the Services a change touched, each with its record or None where it is gone) plans only
+    those; without them every Service of the cluster is planned. Same outcome."""
     ranges = configured_ranges(cluster, env)
     out = {Family.V4: ServiceRoutes(), Family.V6: ServiceRoutes()}
     excluded = node.labels.get(EXCLUDE_LABEL) == "true"
@@ -207,14 +339,12 @@ def plan_services(
             for net in ranges.load_balancer
             if not _single(net)
         ]
-    for net, reason in aggregates:
+    for net, _ in aggregates:
         routes = out[family_of(net)]
         if net not in routes.kernel_reject:
             routes.kernel_reject.append(net)
-        if not excluded:
-            routes.add(network_text(net), reason)
-            if net not in routes.export_ranges:
-                routes.export_ranges.append(net)
+        if not excluded and net not in routes.export_ranges:
+            routes.export_ranges.append(net)
     # birdgen keeps every configured service range out of the kernel, single addresses and
     # non-aggregated LB ranges included, so that no node ever installs another node's service
     # route for host traffic (a deliberate divergence from Calico, spec §6.9 #1).
@@ -222,36 +352,19 @@ def plan_services(
         if net not in out[family_of(net)].kernel_reject:
             out[family_of(net)].kernel_reject.append(net)
 
-    if not ranges.any:
-        return out
-    by_version = {4: out[Family.V4], 6: out[Family.V6]}
-    if memo is not None:
-        # Equal ranges are the memo's own object, so that each Service's inputs compare by
-        # identity; different ranges miss every entry.
-        if memo.ranges is not None and memo.ranges == ranges:
-            ranges = memo.ranges
-        memo.ranges = ranges
-    fresh: dict[tuple[str, str], _Remembered] = {}
-    for svc in cluster.services:
-        where = (svc.namespace, svc.name)
-        slices = () if excluded else cluster.slices.get(where, ())
-        inputs = (svc, slices, ranges, excluded, env.endpoint_node_name)
-        known = memo.entries.get(where) if memo is not None else None
-        # Tuple equality asks identity first, element by element, in C: the same records
-        # compare in nanoseconds; a new record compares by value (equal means same notes).
-        notes = known[1] if known is not None and known[0] == inputs else service_notes(*inputs)
-        fresh[where] = (inputs, notes)
-        for version, prefix, advertised, reason in notes:
-            if advertised:
-                by_version[version].add(prefix, reason)
-            else:
-                by_version[version].withhold(prefix, reason)
-    if memo is not None:
-        memo.entries = fresh  # only the Services of this plan: a deleted one is forgotten
-    for routes in out.values():  # an address advertised for one Service is not withheld
-        for prefix in list(routes.withheld):
-            if prefix in routes.reasons:
-                del routes.withheld[prefix]
+    table = ServiceTable() if table is None else table
+    basis: Basis = (ranges, excluded, env.endpoint_node_name, tuple(aggregates))
+    if touched is None or basis != table.basis:
+        # Every Service of the cluster, and every one the table knows that is gone.
+        present = {(svc.namespace, svc.name): svc for svc in cluster.services}
+        gone = {key: None for key in table.entries if key not in present}
+        touched = {**present, **gone} if ranges.any else gone
+    elif not ranges.any:
+        touched = {}
+    table.plan(basis, touched.items(), cluster.slices)
+    for family, routes in out.items():
+        routes.routes = table.routes[family.value].routes()
+        routes.withheld = table.withheld[family.value].routes()
     return out
 
 

@@ -38,7 +38,7 @@ from birdgen.errors import (
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, collector_paused, render_objects
 from birdgen.plan import NodePlan
-from birdgen.plan.services import ServiceMemo
+from birdgen.plan.incremental import Incremental
 from birdgen.reload import Reloader
 from birdgen.reload.control import DaemonUnreachable
 from birdgen.sidecar.holding import Held, LastValid, Resolution, bird_problems
@@ -146,9 +146,10 @@ class Reconciler:
         self.reload_pending = True
         self._last_failure: tuple[str, str] | None = None
         self.holder = LastValid()
-        # Each Service's part of the plan, kept between steps so that a change re-plans only
-        # the Services it touches (the plan is the one `birdgen render` makes).
-        self.memo = ServiceMemo()
+        # The assembled cluster and each Service's part of the plan, kept between steps so
+        # that a change re-plans only what it touches (the plan is the one `birdgen render`
+        # makes).
+        self.state = Incremental()
         self.held: tuple[Held, ...] = ()  # objects held back from the last config applied
         self._held_kinds: set[str] = set()
         self._notices: frozenset[str] = frozenset()
@@ -241,7 +242,7 @@ class Reconciler:
 
     def _render(self, objects: list[Any]) -> Rendered:
         with collector_paused():
-            return render_objects(objects, self.env, self.memo)
+            return render_objects(objects, self.env, self.state)
 
     def _report_held(self, held: tuple[Held, ...]) -> None:
         before = {(h.kind, h.name): h for h in self.held}

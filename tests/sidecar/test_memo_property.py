@@ -18,7 +18,7 @@ from birdgen.errors import InvalidInput
 from birdgen.model.parse import Parsed
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, render_objects
-from birdgen.plan.services import ServiceMemo
+from birdgen.plan.incremental import Incremental
 from birdgen.sidecar.store import Lean
 
 Key = tuple[str, str, str | None]
@@ -28,9 +28,9 @@ def key_of(obj: dict[str, Any]) -> Key:
     return (obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
 
 
-def outcome(records: list[Parsed], env: Environment, memo: ServiceMemo | None) -> Any:
+def outcome(records: list[Parsed], env: Environment, state: Incremental | None) -> Any:
     try:
-        rendered: Rendered = render_objects(records, env, memo)
+        rendered: Rendered = render_objects(records, env, state)
     except InvalidInput as exc:
         return ("invalid", tuple(exc.problems))
     return (rendered.text, rendered.plan, rendered.notices)
@@ -71,7 +71,7 @@ def test_memoised_plan_equals_a_plan_from_scratch(history: list[tuple[str, Any]]
     store: dict[Key, Parsed] = {
         key_of(obj): lean(obj) for obj in (node(NODE, 0, False), config(True))
     }
-    memo = ServiceMemo()
+    state = Incremental()
     for op, what in history:
         if op == "put":
             store[key_of(what)] = lean(what)
@@ -79,4 +79,54 @@ def test_memoised_plan_equals_a_plan_from_scratch(history: list[tuple[str, Any]]
             kind, name, namespace, _ = what
             store.pop((kind, name, namespace), None)
         records = list(store.values())
-        assert outcome(records, env, memo) == outcome(records, env, None)
+        assert outcome(records, env, state) == outcome(records, env, None)
+
+
+def arranged(records: list[Parsed], how: str, older: list[Parsed]) -> list[Parsed]:
+    """The records in another order, or with a record again last, or an older version of
+    one (a file's object replaces the cluster's so): comparing position by position must
+    then give way to comparing by key."""
+    if how == "reversed":
+        return records[::-1]
+    if how == "a record again last" and records:
+        return [*records, records[0]]
+    if how == "an older version last" and older:
+        return [*records, older[-1]]
+    return records
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            changes,
+            st.sampled_from(
+                ["as kept", "as kept", "reversed", "a record again last", "an older version last"]
+            ),
+        ),
+        min_size=5,
+        max_size=30,
+    )
+)
+def test_incremental_plan_holds_whatever_the_order(
+    history: list[tuple[tuple[str, Any], str]],
+) -> None:
+    lean = Lean(NODE)
+    env = Environment(node_name=NODE)
+    store: dict[Key, Parsed] = {
+        key_of(obj): lean(obj) for obj in (node(NODE, 0, False), config(True))
+    }
+    state = Incremental()
+    older: list[Parsed] = []
+    for (op, what), how in history:
+        if op == "put":
+            if key_of(what) in store:
+                older.append(store[key_of(what)])
+            store[key_of(what)] = lean(what)
+        elif op == "delete":
+            kind, name, namespace, _ = what
+            store.pop((kind, name, namespace), None)
+        records = arranged(list(store.values()), how, older)
+        assert outcome(records, env, state) == outcome(records, env, None)
