@@ -131,8 +131,8 @@ Basis = tuple[Ranges, bool, str, tuple[tuple[IPNetwork, str], ...]]
 
 
 class _Ordered:
-    """Routes in Calico's order, kept so as prefixes come, change and go (by bisection), so
-    that a change costs its own prefixes, not a sort of all of them."""
+    """Routes in Calico's order, kept so as prefixes come, change and go: a few changes by
+    bisection, so that a change costs its own prefixes; many (a first plan) by one sort."""
 
     def __init__(self) -> None:
         self._order: list[str] = []  # `calico_order` of each route's text, sorted
@@ -140,27 +140,39 @@ class _Ordered:
         self._by_text: dict[str, Route] = {}
         self._frozen: tuple[Route, ...] | None = ()
 
-    def put(self, text: str, reasons: tuple[str, ...] | None) -> None:
-        """The route of `text` now has `reasons`; None: there is none."""
-        known = self._by_text.get(text)
-        if reasons is None:
-            if known is None:
-                return
-            at = bisect.bisect_left(self._order, calico_order(text))
-            del self._order[at], self._routes[at], self._by_text[text]
-        else:
-            if known is not None and known.reasons == reasons:
-                return
-            route = Route(text, reasons)
+    def update(self, changes: dict[str, tuple[str, ...] | None]) -> None:
+        """Each prefix text's route now has these reasons; None: there is none."""
+        by_text = self._by_text
+        moved: list[tuple[str, Route | None]] = []  # in or out, or changed in place
+        for text, reasons in changes.items():
+            known = by_text.get(text)
+            if reasons is None:
+                if known is None:
+                    continue
+                del by_text[text]
+                moved.append((text, None))
+            elif known is None or known.reasons != reasons:
+                by_text[text] = Route(text, reasons)
+                moved.append((text, by_text[text]))
+        if not moved:
+            return
+        self._frozen = None
+        if len(moved) > 64:
+            texts = sorted(by_text, key=calico_order)
+            self._order = list(map(calico_order, texts))
+            self._routes = list(map(by_text.__getitem__, texts))
+            return
+        for text, now in moved:
             order = calico_order(text)
             at = bisect.bisect_left(self._order, order)
-            if known is None:
-                self._order.insert(at, order)
-                self._routes.insert(at, route)
+            present = at < len(self._order) and self._order[at] == order
+            if now is None:
+                del self._order[at], self._routes[at]
+            elif present:
+                self._routes[at] = now
             else:
-                self._routes[at] = route
-            self._by_text[text] = route
-        self._frozen = None
+                self._order.insert(at, order)
+                self._routes.insert(at, now)
 
     def routes(self) -> tuple[Route, ...]:
         if self._frozen is None:
@@ -206,9 +218,7 @@ class ServiceTable:
                 given = self._aggregates[net.version].setdefault(network_text(net), [])
                 if reason not in given:
                     given.append(reason)
-        for version, texts in self._aggregates.items():
-            for text in texts:
-                self._merge(version, text)
+        self._merge({(v, text) for v, texts in self._aggregates.items() for text in texts})
 
     def plan(
         self,
@@ -250,29 +260,43 @@ class ServiceTable:
                 if reason not in given:
                     given.append(reason)
                 touched.add((version, text))
-        for version, text in touched:
-            self._merge(version, text)
+        self._merge(touched)
 
-    def _merge(self, version: int, text: str) -> None:
-        """The route and withheld entry of one prefix, from every claim on it: the aggregate's
-        reasons first, then each Service's in the order of their namespace and name; a
-        prefix advertised by any of them is not withheld."""
-        advertised = self._claims[version, True].get(text, {})
-        aggregate = self._aggregates[version].get(text, [])
-        if advertised or aggregate:
-            self.routes[version].put(text, _joined(aggregate, advertised))
-            self.withheld[version].put(text, None)
-            return
-        self.routes[version].put(text, None)
-        withheld = self._claims[version, False].get(text, {})
-        self.withheld[version].put(text, _joined([], withheld) if withheld else None)
+    def _merge(self, touched: set[tuple[int, str]]) -> None:
+        """The route and withheld entry of each prefix touched, from every claim on it: the
+        aggregate's reasons first, then each Service's in the order of their namespace and
+        name; a prefix advertised by any of them is not withheld."""
+        for version in (4, 6):
+            advertised, withheld = self._claims[version, True], self._claims[version, False]
+            aggregates = self._aggregates[version]
+            routes: dict[str, tuple[str, ...] | None] = {}
+            held: dict[str, tuple[str, ...] | None] = {}
+            for v, text in touched:
+                if v != version:
+                    continue
+                by_service = advertised.get(text)
+                aggregate = aggregates.get(text)
+                if by_service or aggregate:
+                    routes[text] = _joined(aggregate, by_service)
+                    held[text] = None
+                else:
+                    routes[text] = None
+                    by_service = withheld.get(text)
+                    held[text] = _joined(None, by_service) if by_service else None
+            self.routes[version].update(routes)
+            self.withheld[version].update(held)
 
 
-def _joined(first: list[str], by_service: dict[ServiceKey, list[str]]) -> tuple[str, ...]:
+def _joined(
+    first: list[str] | None, by_service: dict[ServiceKey, list[str]] | None
+) -> tuple[str, ...]:
     """`first`, then each Service's reasons by namespace and name, each reason once."""
-    reasons = list(first)
-    for key in sorted(by_service):
-        reasons += by_service[key]
+    if first is None and by_service is not None and len(by_service) == 1:
+        (only,) = by_service.values()  # the usual prefix: one Service's, its reasons unique
+        return tuple(only)
+    reasons = list(first or ())
+    for key in sorted(by_service or ()):
+        reasons += (by_service or {})[key]
     return tuple(dict.fromkeys(reasons))
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Literal
 
 from birdgen.errors import InvalidInput, Problem
@@ -118,8 +119,16 @@ class Resolution:
 
     result: Any  # what `render` returned
     held: tuple[Held, ...]  # the objects whose current version is not in it
-    used: dict[Key, Obj]  # the version of each object that went into it
+    # The version of each object that went into it; None: every object, as given (`given`).
+    used: dict[Key, Obj] | None
     left_out: frozenset[Key]  # present in the sources, in no version in it
+    given: Sequence[Obj] = ()
+
+
+def _all_keyed(objects: list[Obj]) -> bool:
+    """Whether every object is a `Parsed` record with a key (checked in C, one pass): then
+    `index` would leave none out, and rendering the list as it is renders what it keeps."""
+    return None not in map(getattr, objects, repeat("key"), repeat(None))
 
 
 class LastValid:
@@ -130,7 +139,14 @@ class LastValid:
     """
 
     def __init__(self) -> None:
-        self._valid: dict[Key, Obj] = {}
+        self._valid_dict: dict[Key, Obj] | None = {}
+        self._valid_given: Sequence[Obj] = ()  # when the dict is None: indexed when needed
+
+    @property
+    def _valid(self) -> dict[Key, Obj]:
+        if self._valid_dict is None:
+            self._valid_dict = index(self._valid_given, [], [])
+        return self._valid_dict
 
     def resolve(
         self,
@@ -145,6 +161,14 @@ class LastValid:
         Raises `InvalidInput` when a problem names no object that could be held or left out.
         Every round holds or leaves out at least one more object, so it ends.
         """
+        objects = list(objects)
+        if not blamed and _all_keyed(objects):
+            # The usual step: every object renders as it is. Tried first on the list as given,
+            # so that a step costs what changed rather than a pass over every object here.
+            try:
+                return Resolution(render(objects), (), None, frozenset(), objects)
+            except InvalidInput:
+                pass
         unkeyed: list[Problem] = []
         current = index(objects, unkeyed, [])
         # Objects without a usable name cannot be tracked: they are left out, and said so.
@@ -166,8 +190,11 @@ class LastValid:
         """The versions `resolution` used are now the last valid ones. Objects gone from the
         sources are forgotten (deleted means gone, not held); one left out keeps the last
         valid version it had, for when what made that version fail is fixed."""
+        if resolution.used is None:
+            self._valid_dict, self._valid_given = None, resolution.given
+            return
         kept = {key: self._valid[key] for key in resolution.left_out if key in self._valid}
-        self._valid = {**kept, **resolution.used}
+        self._valid_dict = {**kept, **resolution.used}
 
     def _work_around(
         self,
