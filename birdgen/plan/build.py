@@ -7,7 +7,9 @@ collection is sorted so that the rendered text is byte-identical from run to run
 from __future__ import annotations
 
 import ipaddress
+import operator
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from birdgen.errors import InvalidInput, Problem
 from birdgen.model.resources import (
@@ -28,17 +30,29 @@ from birdgen.plan.services import (
     calico_order,
     plan_services,
 )
-from birdgen.plan.types import FamilyPlan, NodePlan
+from birdgen.plan.types import FamilyPlan, NodePlan, PeerRoute, Session
+
+# plan_sessions' outcome: sessions, peer routes, and the problems and warnings it added.
+_Sessions = tuple[list[Session], list[PeerRoute], list[Problem], list[str]]
+
+
+@dataclass
+class Kept:
+    """What the sidecar keeps from one plan to the next (`birdgen.plan.incremental`): the
+    service table, and the sessions with what they were planned from (the same objects)."""
+
+    services: ServiceTable = field(default_factory=ServiceTable)
+    sessions: tuple[tuple[object, ...], _Sessions] | None = None
 
 
 def build_plan(
     cluster: Cluster,
     env: Environment,
-    table: ServiceTable | None = None,
+    kept: Kept | None = None,
     touched: Mapping[ServiceKey, Service | None] | None = None,
 ) -> NodePlan:
-    """`table` (the sidecar's, kept between steps) and `touched` (the Services changed since
-    the table last planned) only save work: the plan is the one made without them."""
+    """`kept` (the sidecar's, kept between steps) and `touched` (the Services changed since
+    it last planned) only save work: the plan is the one made without them."""
     me = cluster.nodes.get(env.node_name)
     if me is None:
         raise InvalidInput(
@@ -67,8 +81,8 @@ def build_plan(
             "Calico's default AS (no asNumber on the node or in BGPConfiguration default)",
         )
 
-    services = plan_services(cluster, env, me, table, touched)
-    sessions, peer_routes = plan_sessions(cluster, env, me, problems, warnings)
+    services = plan_services(cluster, env, me, kept.services if kept else None, touched)
+    sessions, peer_routes = _sessions(cluster, env, me, problems, warnings, kept)
     if problems:
         raise InvalidInput(problems)
     adverts = _prefix_advertisements(default, own_cfg)
@@ -115,6 +129,33 @@ def build_plan(
         v6=families[Family.V6],
         warnings=tuple(warnings),
     )
+
+
+def _sessions(
+    cluster: Cluster,
+    env: Environment,
+    me: Node,
+    problems: list[Problem],
+    warnings: list[str],
+    kept: Kept | None,
+) -> tuple[list[Session], list[PeerRoute]]:
+    """`plan_sessions`, or what it gave last time from the very same objects (and warnings
+    before it): it reads no Service, so a Service or endpoint change does not plan it again."""
+    inputs = (cluster.configs, cluster.nodes, cluster.peers, cluster.secrets, cluster.filters,
+              cluster.ip_pools, env, me)  # fmt: skip
+    before = tuple(warnings)
+    if kept is not None and kept.sessions is not None:
+        (*known, known_before), outcome = kept.sessions
+        if known_before == before and all(map(operator.is_, known, inputs)):
+            problems += outcome[2]
+            warnings += outcome[3]
+            return outcome[0], outcome[1]
+    added: list[Problem] = []
+    sessions, routes = plan_sessions(cluster, env, me, added, warnings)
+    if kept is not None:
+        kept.sessions = ((*inputs, before), (sessions, routes, added, warnings[len(before) :]))
+    problems += added
+    return sessions, routes
 
 
 def _router_id(me: Node, env: Environment, problems: list[Problem]) -> tuple[str, str]:

@@ -31,8 +31,8 @@ from typing import Any
 from birdgen.errors import InvalidInput
 from birdgen.model.parse import Key, Parsed, assemble, parse_object
 from birdgen.model.resources import Cluster, EndpointSlice, Environment, Service
-from birdgen.plan.build import build_plan
-from birdgen.plan.services import ServiceKey, ServiceTable
+from birdgen.plan.build import Kept, build_plan
+from birdgen.plan.services import ServiceKey
 from birdgen.plan.types import NodePlan
 
 # The kinds kept record by record; every other kind is assembled again when one changes.
@@ -187,16 +187,17 @@ class ClusterView:
 
 
 class Incremental:
-    """The sidecar's plan state: the assembled cluster and the Service table, step to step."""
+    """The sidecar's plan state, step to step: the assembled cluster, the Service table and
+    the sessions (planned again only when a Node or Calico resource changed)."""
 
     def __init__(self) -> None:
         self.view = ClusterView()
-        self.table = ServiceTable()
+        self.kept = Kept()
 
     def plan(
         self, objects: Sequence[Parsed | dict[str, Any]], env: Environment
     ) -> tuple[Cluster, NodePlan]:
         cluster, touched = self.view.update(objects)
-        plan = build_plan(cluster, env, self.table, touched)
+        plan = build_plan(cluster, env, self.kept, touched)
         self.view.planned()
         return cluster, plan
