@@ -27,11 +27,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any, Literal
 
 from birdgen.errors import InvalidInput, Problem
-from birdgen.model.parse import index
+from birdgen.model.parse import Parsed, index, parse_object
 from birdgen.plan import NodePlan
 
 Key = tuple[str, str, str]  # (kind, namespace, name), as `birdgen.model.parse.index` keys objects
@@ -125,10 +124,8 @@ class Resolution:
     given: Sequence[Obj] = ()
 
 
-def _all_keyed(objects: list[Obj]) -> bool:
-    """Whether every object is a `Parsed` record with a key (checked in C, one pass): then
-    `index` would leave none out, and rendering the list as it is renders what it keeps."""
-    return None not in map(getattr, objects, repeat("key"), repeat(None))
+def _parsed(obj: Any) -> Parsed:
+    return obj if isinstance(obj, Parsed) else parse_object(obj)
 
 
 class LastValid:
@@ -162,15 +159,19 @@ class LastValid:
         Every round holds or leaves out at least one more object, so it ends.
         """
         objects = list(objects)
-        if not blamed and _all_keyed(objects):
+        if not blamed:
             # The usual step: every object renders as it is. Tried first on the list as given,
-            # so that a step costs what changed rather than a pass over every object here.
+            # so that a step costs what changed rather than a pass over every object here
+            # (a later object of the same key replaces an earlier one there too).
             try:
                 return Resolution(render(objects), (), None, frozenset(), objects)
             except InvalidInput:
                 pass
         unkeyed: list[Problem] = []
         current = index(objects, unkeyed, [])
+        # Objects of no kind birdgen reads have no key but a notice saying they are skipped:
+        # they go to `render` as they are, so that the notice is the same either way.
+        skipped: list[Any] = [o for o in map(_parsed, objects) if o.key is None and not o.problems]
         # Objects without a usable name cannot be tracked: they are left out, and said so.
         held = {(p.kind, "", p.name): Held(p.kind, p.name, "left out", _reason(p)) for p in unkeyed}
         using: dict[Key, Obj] = dict(current)
@@ -178,7 +179,7 @@ class LastValid:
             self._work_around([problem], current, using, held)
         for _ in range(2 * len(current) + 1):
             try:
-                result = render(list(using.values()))
+                result = render([*using.values(), *skipped])
             except InvalidInput as exc:
                 self._work_around(exc.problems, current, using, held)
                 continue

@@ -187,3 +187,18 @@ def test_bird_refusing_anything_else_names_nothing(where: str) -> None:
     assert bird_problems(f"f:{n + 1}:1 bad", rendered.text, rendered.plan) == []
     assert bird_problems("no position at all", rendered.text, rendered.plan) == []
     assert bird_problems("f:99999:1 beyond the end", rendered.text, rendered.plan) == []
+
+
+def test_an_object_of_no_kind_birdgen_reads_is_noticed_whether_or_not_one_is_held() -> None:
+    # The usual step renders the objects as given; a step holding one indexes them. An
+    # object birdgen skips (a ConfigMap in a -f file) must be said to be skipped either way.
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "d"}}
+    holder = LastValid()
+    plain = holder.resolve([*base(), other], render)
+    holder.accept(plain)
+    holding = holder.resolve([*base(), other, peer("bad", "1.2.3")], render)
+    assert [h.state for h in holding.held] == ["left out"]
+    skipped = [n for n in render([*base(), other]).notices if "ConfigMap" in n]
+    assert skipped
+    assert [n for n in plain.result.notices if "ConfigMap" in n] == skipped
+    assert [n for n in holding.result.notices if "ConfigMap" in n] == skipped
