@@ -1,0 +1,134 @@
+"""What each part of a relevant change's path costs after the render, at one node of a big cluster.
+
+    sudo .venv/bin/python bench/write_path.py DIR [--node node-0001] [--changes 15]
+
+DIR is a `bench/gen_cluster.py` output. The records are built as the sidecar's informers build
+them; a real BIRD runs the node's config in a private network namespace (`unshare -n`, as the
+tests' `BirdDaemon`). Then each change moves a Local Service's only endpoint onto or off the
+node, and the parts of the sidecar's step are timed one after another, as the `Reconciler`
+runs them, in wall-clock and in this process's CPU:
+
+* render: `LastValid.resolve` with the `Incremental` state (assemble, plan, render);
+* stage and check: `pipeline.apply` (the text written beside the live file, `configure check`
+  over the control socket, the rename);
+* configure: `configure "live"` alone (`--verify-timeout 0`), or the transaction
+  (`--verify-timeout`, the default: `configure … timeout`, the verification's `show protocols`,
+  `show status` and route counts, `configure confirm`), alternating;
+* a drift comparison (`DriftWatch.check`, BIRD only), which runs on its own thread every 30 s.
+
+The /32 is in BIRD's table once `configure` has answered. Prints medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bird_daemon import BirdDaemon  # noqa: E402
+from relevant_step import local_slice  # noqa: E402
+
+from birdgen.model.parse import Parsed  # noqa: E402
+from birdgen.model.resources import Environment  # noqa: E402
+from birdgen.pipeline import Rendered, apply, collector_paused, render_objects  # noqa: E402
+from birdgen.plan.incremental import Incremental  # noqa: E402
+from birdgen.reload import SocketReloader  # noqa: E402
+from birdgen.sidecar.drift import DriftWatch  # noqa: E402
+from birdgen.sidecar.holding import LastValid  # noqa: E402
+from birdgen.sidecar.metrics import SidecarMetrics  # noqa: E402
+from birdgen.sidecar.store import Lean  # noqa: E402
+from birdgen.sources import files  # noqa: E402
+from birdgen.verify.transaction import Transaction  # noqa: E402
+
+BOOT_CONF = "router id 192.0.2.1;\nprotocol device {}\n"
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(into: dict[str, list[tuple[float, float]]], name: str, fn: Callable[[], Any]) -> Any:
+    w, c = time.perf_counter(), cpu()
+    out = fn()
+    into.setdefault(name, []).append((time.perf_counter() - w, cpu() - c))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--node", default="node-0001")
+    ap.add_argument("--changes", type=int, default=15)
+    a = ap.parse_args(argv)
+    raw = files.load([str(a.data)])
+    lean = Lean(a.node)
+    records: list[Parsed] = [lean(o) for o in raw]
+    at = local_slice(raw)
+    env = Environment(node_name=a.node)
+    state, holder = Incremental(), LastValid()
+    onto, off = copy.deepcopy(raw[at]), copy.deepcopy(raw[at])
+    onto["endpoints"] = [{**onto["endpoints"][0], "nodeName": a.node, "conditions": {"ready": True}}]  # fmt: skip
+    off["endpoints"] = [{**off["endpoints"][0], "nodeName": "elsewhere", "conditions": {"ready": True}}]  # fmt: skip
+
+    def render(objects: list[Parsed]) -> Rendered:
+        return render_objects(objects, env, state)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bgwp-"))
+    live = tmp / "bird.conf"
+    live.write_text(BOOT_CONF)
+    bird = BirdDaemon(tmp, live, str(tmp / "bird.ctl"))
+    times: dict[str, list[tuple[float, float]]] = {}
+    try:
+        bird.start()
+        reloader = SocketReloader(bird.sock)
+        transaction = Transaction(bird.sock, 10)
+        drift = DriftWatch(bird.sock, SidecarMetrics(), kernel=False)
+        with collector_paused():
+            first = holder.resolve(records, render)
+        holder.accept(first)
+        apply(first.result.text, live, check=reloader.check)
+        transaction.admit(live, BOOT_CONF)
+        transaction.reload(live, first.result.plan, first.result.text)
+        for i in range(a.changes):
+            records[at] = lean(onto if i % 2 == 0 else off)
+            with collector_paused():
+                resolution = timed(times, "render (LastValid, incremental)", lambda: holder.resolve(records, render))  # fmt: skip
+            holder.accept(resolution)
+            rendered: Rendered = resolution.result
+            text, plan = rendered.text, rendered.plan
+            applied = timed(times, "stage, configure check, rename", lambda: apply(text, live, check=reloader.check))  # fmt: skip
+            assert applied.changed
+            if i % 2 == 0:
+                timed(times, "configure (--verify-timeout 0)", lambda: reloader.reload(live))
+                transaction.running = text
+            else:
+                transaction.admit(live, text)
+                timed(times, "transaction (--verify-timeout 10)", lambda: transaction.reload(live, plan, text))  # fmt: skip
+            drift.set_plan(plan)
+            timed(times, "drift comparison (every 30 s)", drift.check)
+    finally:
+        bird.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"objects: {len(raw)}; changes: {a.changes}, each onto or off {a.node}; config {len(rendered.text):,} bytes")  # fmt: skip
+    for name, samples in times.items():
+        wall = statistics.median(w for w, _ in samples) * 1000
+        used = statistics.median(c for _, c in samples) * 1000
+        print(f"{name:38} {wall:7.1f} ms wall, {used:6.1f} ms CPU (median of {len(samples)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
