@@ -50,17 +50,35 @@ def local_slice(objects: list[dict[str, Any]]) -> int:
     raise SystemExit("no EndpointSlice of a Local LoadBalancer Service")
 
 
+class Change:
+    """The records of DIR as the sidecar's store keeps them, and the change that flips one
+    Local Service's only endpoint onto (even steps) or off (odd steps) the node."""
+
+    def __init__(self, argv: list[str] | None, changes: int, doc: str) -> None:
+        ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+        ap.add_argument("data", type=Path)
+        ap.add_argument("--node", default="node-0001")
+        ap.add_argument("--changes", type=int, default=changes)
+        a = ap.parse_args(argv)
+        self.node, self.changes = a.node, a.changes
+        self.raw = files.load([str(a.data)])
+        self.lean = Lean(a.node)
+        self.records: list[Parsed] = [self.lean(o) for o in self.raw]
+        self.at = local_slice(self.raw)
+        self.env = Environment(node_name=a.node)
+        onto, off = copy.deepcopy(self.raw[self.at]), copy.deepcopy(self.raw[self.at])
+        onto["endpoints"] = [{**onto["endpoints"][0], "nodeName": a.node, "conditions": {"ready": True}}]  # fmt: skip
+        off["endpoints"] = [{**off["endpoints"][0], "nodeName": "elsewhere", "conditions": {"ready": True}}]  # fmt: skip
+        self.versions = (onto, off)
+
+    def apply(self, i: int) -> None:
+        """Step `i`'s change: the slice re-parsed, as a watch event is, in the store's place."""
+        self.records[self.at] = self.lean(self.versions[i % 2])
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("data", type=Path)
-    ap.add_argument("--node", default="node-0001")
-    ap.add_argument("--changes", type=int, default=21)
-    a = ap.parse_args(argv)
-    raw = files.load([str(a.data)])
-    lean = Lean(a.node)
-    records: list[Parsed] = [lean(o) for o in raw]
-    at = local_slice(raw)
-    env = Environment(node_name=a.node)
+    change = Change(argv, 21, __doc__ or "")
+    records, env = change.records, change.env
     state, held_state, holder = Incremental(), Incremental(), LastValid()
 
     def held(objects: list[Parsed]) -> Rendered:
@@ -70,9 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     render_objects(records, env, state)
     with collector_paused():
         holder.accept(holder.resolve(records, held))
-    onto, off = copy.deepcopy(raw[at]), copy.deepcopy(raw[at])
-    onto["endpoints"] = [{**onto["endpoints"][0], "nodeName": a.node, "conditions": {"ready": True}}]  # fmt: skip
-    off["endpoints"] = [{**off["endpoints"][0], "nodeName": "elsewhere", "conditions": {"ready": True}}]  # fmt: skip
 
     def through_holder() -> str:
         resolution = holder.resolve(records, held)
@@ -95,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     base_name = next(iter(ways))
     times: dict[str, list[float]] = {name: [] for name in ways}
     texts: dict[str, set[str]] = {name: set() for name in ways}
-    for i in range(a.changes):
-        records[at] = lean(onto if i % 2 == 0 else off)
+    for i in range(change.changes):
+        change.apply(i)
         for name, (way, paused) in ways.items():
             t = time.process_time()
             if paused:
@@ -108,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             texts[name].add(text)
     assert all(t == texts[base_name] for t in texts.values()), "same text"
     assert len(texts[base_name]) == 2, "the change must show in the text"
-    print(f"objects: {len(raw)}; changes: {a.changes}, each onto or off {a.node}")
+    print(f"objects: {len(change.raw)}; changes: {change.changes}, each onto or off {change.node}")
     base = statistics.median(times[base_name])
     for name in ways:
         ms = statistics.median(times[name])

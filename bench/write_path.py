@@ -21,8 +21,6 @@ The /32 is in BIRD's table once `configure` has answered. Prints medians.
 
 from __future__ import annotations
 
-import argparse
-import copy
 import resource
 import shutil
 import statistics
@@ -38,18 +36,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bird_daemon import BirdDaemon  # noqa: E402
-from relevant_step import local_slice  # noqa: E402
+from relevant_step import Change  # noqa: E402
 
 from birdgen.model.parse import Parsed  # noqa: E402
-from birdgen.model.resources import Environment  # noqa: E402
 from birdgen.pipeline import Rendered, apply, collector_paused, render_objects  # noqa: E402
 from birdgen.plan.incremental import Incremental  # noqa: E402
 from birdgen.reload import SocketReloader  # noqa: E402
 from birdgen.sidecar.drift import DriftWatch  # noqa: E402
 from birdgen.sidecar.holding import LastValid  # noqa: E402
 from birdgen.sidecar.metrics import SidecarMetrics  # noqa: E402
-from birdgen.sidecar.store import Lean  # noqa: E402
-from birdgen.sources import files  # noqa: E402
 from birdgen.verify.transaction import Transaction  # noqa: E402
 
 BOOT_CONF = "router id 192.0.2.1;\nprotocol device {}\n"
@@ -68,20 +63,9 @@ def timed(into: dict[str, list[tuple[float, float]]], name: str, fn: Callable[[]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("data", type=Path)
-    ap.add_argument("--node", default="node-0001")
-    ap.add_argument("--changes", type=int, default=15)
-    a = ap.parse_args(argv)
-    raw = files.load([str(a.data)])
-    lean = Lean(a.node)
-    records: list[Parsed] = [lean(o) for o in raw]
-    at = local_slice(raw)
-    env = Environment(node_name=a.node)
+    change = Change(argv, 15, __doc__ or "")
+    records, env = change.records, change.env
     state, holder = Incremental(), LastValid()
-    onto, off = copy.deepcopy(raw[at]), copy.deepcopy(raw[at])
-    onto["endpoints"] = [{**onto["endpoints"][0], "nodeName": a.node, "conditions": {"ready": True}}]  # fmt: skip
-    off["endpoints"] = [{**off["endpoints"][0], "nodeName": "elsewhere", "conditions": {"ready": True}}]  # fmt: skip
 
     def render(objects: list[Parsed]) -> Rendered:
         return render_objects(objects, env, state)
@@ -102,27 +86,27 @@ def main(argv: list[str] | None = None) -> int:
         apply(first.result.text, live, check=reloader.check)
         transaction.admit(live, BOOT_CONF)
         transaction.reload(live, first.result.plan, first.result.text)
-        for i in range(a.changes):
-            records[at] = lean(onto if i % 2 == 0 else off)
+        for i in range(change.changes):
+            change.apply(i)
             with collector_paused():
                 resolution = timed(times, "render (LastValid, incremental)", lambda: holder.resolve(records, render))  # fmt: skip
             holder.accept(resolution)
             rendered: Rendered = resolution.result
             text, plan = rendered.text, rendered.plan
-            applied = timed(times, "stage, configure check, rename", lambda: apply(text, live, check=reloader.check))  # fmt: skip
+            applied = timed(times, "stage, configure check, rename", lambda text=text: apply(text, live, check=reloader.check))  # fmt: skip
             assert applied.changed
             if i % 2 == 0:
                 timed(times, "configure (--verify-timeout 0)", lambda: reloader.reload(live))
                 transaction.running = text
             else:
                 transaction.admit(live, text)
-                timed(times, "transaction (--verify-timeout 10)", lambda: transaction.reload(live, plan, text))  # fmt: skip
+                timed(times, "transaction (--verify-timeout 10)", lambda plan=plan, text=text: transaction.reload(live, plan, text))  # fmt: skip
             drift.set_plan(plan)
             timed(times, "drift comparison (every 30 s)", drift.check)
     finally:
         bird.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"objects: {len(raw)}; changes: {a.changes}, each onto or off {a.node}; config {len(rendered.text):,} bytes")  # fmt: skip
+    print(f"objects: {len(change.raw)}; changes: {change.changes}, each onto or off {change.node}; config {len(text):,} bytes")  # fmt: skip
     for name, samples in times.items():
         wall = statistics.median(w for w, _ in samples) * 1000
         used = statistics.median(c for _, c in samples) * 1000

@@ -132,7 +132,16 @@ def _inside(prefix: str, ranges: tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
 
 
 def compare(plan: NodePlan, observed: Observed) -> Drift:
-    withheld = _withheld(plan)
+    # Why an unexpected route is not planned, asked only when there is one: a node of a big
+    # cluster withholds tens of thousands of addresses, and the sidecar compares after every
+    # apply, so indexing them each time would cost more than the whole step that applied.
+    withheld: dict[str, str] = {}
+
+    def why_not(text: str) -> str:
+        if not withheld:
+            withheld.update(_withheld(plan))
+        return withheld.get(text, "not in the plan")
+
     findings: list[Finding] = []
     compared: list[str] = []
 
@@ -144,9 +153,7 @@ def compare(plan: NodePlan, observed: Observed) -> Drift:
         for text in sorted(got.sources.keys() - planned.keys()):
             if got.sources[text] <= passed_on and _inside(text, fam.export_ranges):
                 continue  # another node's route inside the ranges, passed on as planned
-            findings.append(
-                Finding(where, "unexpected", text, withheld.get(text, "not in the plan"))
-            )
+            findings.append(Finding(where, "unexpected", text, why_not(text)))
 
     for fam in plan.families:
         name = table_name(fam)
