@@ -19,6 +19,7 @@ from birdgen.model.parse import Parsed
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, render_objects
 from birdgen.plan.incremental import Incremental
+from birdgen.sidecar.holding import LastValid
 from birdgen.sidecar.store import Lean
 
 Key = tuple[str, str, str | None]
@@ -130,3 +131,42 @@ def test_incremental_plan_holds_whatever_the_order(
             store.pop((kind, name, namespace), None)
         records = arranged(list(store.values()), how, older)
         assert outcome(records, env, state) == outcome(records, env, None)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(changes, min_size=5, max_size=30))
+def test_the_sidecars_render_through_last_valid_equals_one_from_scratch(
+    history: list[tuple[str, Any]],
+) -> None:
+    # As the Reconciler renders: through `LastValid`, which renders the list as given first
+    # and, when an object is invalid, again with it held or left out (other lists, other
+    # shapes, all handed to the same incremental state).
+    lean = Lean(NODE)
+    env = Environment(node_name=NODE)
+    store: dict[Key, Parsed] = {
+        key_of(obj): lean(obj) for obj in (node(NODE, 0, False), config(True))
+    }
+    state = Incremental()
+    kept, fresh = LastValid(), LastValid()
+    for op, what in history:
+        if op == "put":
+            store[key_of(what)] = lean(what)
+        elif op == "delete":
+            kind, name, namespace, _ = what
+            store.pop((kind, name, namespace), None)
+        records = list(store.values())
+        got = resolved(kept, records, lambda objs: render_objects(objs, env, state))
+        want = resolved(fresh, records, lambda objs: render_objects(objs, env))
+        assert got == want
+
+
+def resolved(holder: LastValid, records: list[Parsed], render: Any) -> Any:
+    try:
+        resolution = holder.resolve(records, render)
+    except InvalidInput as exc:
+        return ("invalid", tuple(exc.problems))
+    holder.accept(resolution)
+    rendered: Rendered = resolution.result
+    return (rendered.text, rendered.plan, rendered.notices, resolution.held)
