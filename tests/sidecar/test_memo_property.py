@@ -62,25 +62,40 @@ changes = st.one_of(
 )
 
 
+ENV = Environment(node_name=NODE)
+
+
+class Store:
+    """The sidecar's store: each object parsed once by `Lean`, kept until it changes, in the
+    order the store keeps them; `older` are the versions changes replaced."""
+
+    def __init__(self) -> None:
+        self.lean = Lean(NODE)
+        self.records: dict[Key, Parsed] = {
+            key_of(obj): self.lean(obj) for obj in (node(NODE, 0, False), config(True))
+        }
+        self.older: list[Parsed] = []
+
+    def change(self, op: str, what: Any) -> list[Parsed]:
+        if op == "put":
+            if key_of(what) in self.records:
+                self.older.append(self.records[key_of(what)])
+            self.records[key_of(what)] = self.lean(what)
+        elif op == "delete":
+            kind, name, namespace, _ = what
+            self.records.pop((kind, name, namespace), None)
+        return list(self.records.values())
+
+
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(changes, min_size=5, max_size=40))
 def test_memoised_plan_equals_a_plan_from_scratch(history: list[tuple[str, Any]]) -> None:
-    lean = Lean(NODE)
-    env = Environment(node_name=NODE)
-    store: dict[Key, Parsed] = {
-        key_of(obj): lean(obj) for obj in (node(NODE, 0, False), config(True))
-    }
-    state = Incremental()
+    store, state = Store(), Incremental()
     for op, what in history:
-        if op == "put":
-            store[key_of(what)] = lean(what)
-        elif op == "delete":
-            kind, name, namespace, _ = what
-            store.pop((kind, name, namespace), None)
-        records = list(store.values())
-        assert outcome(records, env, state) == outcome(records, env, None)
+        records = store.change(op, what)
+        assert outcome(records, ENV, state) == outcome(records, ENV, None)
 
 
 def arranged(records: list[Parsed], how: str, older: list[Parsed]) -> list[Parsed]:
@@ -114,23 +129,10 @@ def arranged(records: list[Parsed], how: str, older: list[Parsed]) -> list[Parse
 def test_incremental_plan_holds_whatever_the_order(
     history: list[tuple[tuple[str, Any], str]],
 ) -> None:
-    lean = Lean(NODE)
-    env = Environment(node_name=NODE)
-    store: dict[Key, Parsed] = {
-        key_of(obj): lean(obj) for obj in (node(NODE, 0, False), config(True))
-    }
-    state = Incremental()
-    older: list[Parsed] = []
+    store, state = Store(), Incremental()
     for (op, what), how in history:
-        if op == "put":
-            if key_of(what) in store:
-                older.append(store[key_of(what)])
-            store[key_of(what)] = lean(what)
-        elif op == "delete":
-            kind, name, namespace, _ = what
-            store.pop((kind, name, namespace), None)
-        records = arranged(list(store.values()), how, older)
-        assert outcome(records, env, state) == outcome(records, env, None)
+        records = arranged(store.change(op, what), how, store.older)
+        assert outcome(records, ENV, state) == outcome(records, ENV, None)
 
 
 @settings(
@@ -143,22 +145,12 @@ def test_the_sidecars_render_through_last_valid_equals_one_from_scratch(
     # As the Reconciler renders: through `LastValid`, which renders the list as given first
     # and, when an object is invalid, again with it held or left out (other lists, other
     # shapes, all handed to the same incremental state).
-    lean = Lean(NODE)
-    env = Environment(node_name=NODE)
-    store: dict[Key, Parsed] = {
-        key_of(obj): lean(obj) for obj in (node(NODE, 0, False), config(True))
-    }
-    state = Incremental()
+    store, state = Store(), Incremental()
     kept, fresh = LastValid(), LastValid()
     for op, what in history:
-        if op == "put":
-            store[key_of(what)] = lean(what)
-        elif op == "delete":
-            kind, name, namespace, _ = what
-            store.pop((kind, name, namespace), None)
-        records = list(store.values())
-        got = resolved(kept, records, lambda objs: render_objects(objs, env, state))
-        want = resolved(fresh, records, lambda objs: render_objects(objs, env))
+        records = store.change(op, what)
+        got = resolved(kept, records, lambda objs: render_objects(objs, ENV, state))
+        want = resolved(fresh, records, lambda objs: render_objects(objs, ENV))
         assert got == want
 
 
