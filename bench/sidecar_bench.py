@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -72,7 +73,7 @@ class Setup:
         )  # fmt: skip
         self.thread = threading.Thread(target=self.sidecar.run, daemon=True)
         self.thread.start()
-        wait_for(lambda: self.sidecar.reconciler.ready, 20)
+        poll(lambda: self.sidecar.reconciler.ready, 20, every=0.02)
 
     def close(self) -> None:
         self.sidecar.stop()
@@ -93,7 +94,7 @@ def latency(debounce: float, max_delay: float, n: int) -> list[float]:
             began = time.monotonic()
             s.api.create(endpoint_slice(f"s{i}", [NODE]))
             # Poll BIRD every ~2 ms: the latency an operator would see, not birdgen's guess.
-            wait_for(lambda ip=ip: f"{ip}/32" in s.bird.routes(), 10)  # type: ignore[misc]
+            poll(lambda ip=ip: f"{ip}/32" in s.bird.routes(), 10)  # type: ignore[misc]
             out.append(time.monotonic() - began)
             time.sleep(0.05)
     finally:
@@ -131,6 +132,12 @@ def cpu_s(pid: int) -> float:
     """User + system CPU seconds the process has used so far (/proc/PID/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """User + system CPU seconds of this process: the API double's threads, mostly."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def poll(predicate: Any, timeout: float, every: float = 0.002) -> float:
@@ -213,10 +220,15 @@ def node_cost(nodes: int, services: int, endpoints: int, changes: int) -> dict[s
             argv, env=env, stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL
         )
         peak = 0
+        # CPU at the first request to the API server (birdgen's start-up until then) and the
+        # bench process's own (the API double's JSON encoding, which shares the CPUs).
+        at_first: tuple[float, float] | None = None
 
         def ready_tracking_peak() -> bool:
-            nonlocal peak
+            nonlocal peak, at_first
             peak = max(peak, rss_kib(proc.pid))
+            if at_first is None and api.requests():
+                at_first = (cpu_s(proc.pid), own_cpu_s())
             return ready()
 
         # Every 50 ms, not 2: each poll is an HTTP request birdgen's own threads must answer,
@@ -224,6 +236,8 @@ def node_cost(nodes: int, services: int, endpoints: int, changes: int) -> dict[s
         poll(ready_tracking_peak, 600, every=0.05)
         sync = time.monotonic() - began
         synced_at = time.monotonic()
+        sync_cpu = (cpu_s(proc.pid), own_cpu_s())
+        assert at_first is not None
         sync_traffic = traffic(api, until=synced_at)
         # Start-up (the interpreter importing birdgen and the kubernetes client) is apart from
         # the sync proper: from the first request to the API server until /readyz.
@@ -261,7 +275,11 @@ def node_cost(nodes: int, services: int, endpoints: int, changes: int) -> dict[s
         watch_open = api.open_watches()
         return {
             "objects": loaded, "start_to_ready_s": round(sync, 2),
-            "sync_s": round(synced_at - first_request, 2), "rss_peak_mib": round(peak / 1024, 1),
+            "sync_s": round(synced_at - first_request, 2),
+            "sync_cpu_s": round(sync_cpu[0] - at_first[0], 2), "start_cpu_s": round(at_first[0], 2),
+            "api_double_sync_cpu_s": round(sync_cpu[1] - at_first[1], 2),
+            "load_average_at_sync": round(os.getloadavg()[0], 1),
+            "rss_peak_mib": round(peak / 1024, 1),
             "rss_steady_mib": round(steady / 1024, 1), "rss_after_changes_mib": round(after_churn / 1024, 1),
             "changes": changes + n_rel,
             "cpu_ms_per_unrelated_slice_change": round(unrelated, 2),
