@@ -23,8 +23,9 @@ libraries do the reading:
 start in block context and what starts there, and errs on the side of PyYAML;
 `tests/sources/test_yaml_read.py` checks both paths against PyYAML on hand-written, generated
 and damaged YAML, and pins yaml-rs's resolver scalar by scalar. Files are read as bytes: RE2,
-yaml-rs and orjson take UTF-8 bytes without a decoded copy. JSON is read by orjson, and by the
-standard library's `json` when orjson refuses it (integers beyond 64 bits; error wording).
+yaml-rs and orjson take UTF-8 bytes without a decoded copy. JSON is read by
+`birdgen.sources.jsontext` (orjson, and the standard library's `json` for what orjson refuses:
+integers beyond 64 bits; error wording), as list pages and watch events are.
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 import re2
 import yaml
 import yaml_rs
 
 from birdgen.errors import SourceError
+from birdgen.sources import jsontext
 
 RawObject = dict[str, Any]
 
@@ -247,12 +248,9 @@ def parse_text(text: str | bytes, origin: str) -> list[RawObject]:
 
 
 def _read_json(data: bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        # The standard library reads it again: integers beyond 64 bits (which the model then
-        # refuses field by field), and its wording and limits for what is really malformed.
-        return json.loads(data.decode())
+    # Integers beyond 64 bits come back from `json` (the model then refuses them field by
+    # field), with its wording and limits for what is really malformed.
+    return jsontext.loads(data)
 
 
 _JSON_START = re.compile(rb"\s*[\[{]")
