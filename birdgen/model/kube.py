@@ -12,6 +12,18 @@ import re
 from typing import Any
 
 from birdgen.errors import Problem
+from birdgen.model.documents import (
+    EndpointConditions,
+    EndpointSliceDocument,
+    LabelledMeta,
+    LoadBalancerStatus,
+    ServiceDocument,
+    ServiceSpec,
+    ServiceStatus,
+    as_mapping,
+    from_mapping,
+    given,
+)
 from birdgen.model.fields import Fields, label_map
 from birdgen.model.resources import Endpoint, EndpointSlice, Node, Secret, Service
 from birdgen.model.values import (
@@ -38,83 +50,77 @@ def _family(value: Any) -> Family:
     raise ValueError(f"{show(value)} is not IPv4 or IPv6")
 
 
-# Services and EndpointSlices are nearly all of a cluster's objects. Each has a fast reader for
-# the well-formed case (plain dict access, no field paths) that raises `_Surprise` (or the value
-# parsers' ValueError) at the first surprise; the `Fields` reader then reads the object again
-# and reports exactly what is wrong.
+# Services and EndpointSlices are nearly all of a cluster's objects. Each is read from its typed
+# document (`birdgen.model.documents`: from JSON by msgspec at the cluster edge, or converted
+# from a file's mapping) for the well-formed case: attribute access, no field paths, raising
+# `_Surprise` (or the value parsers' ValueError) at the first surprise; the `Fields` reader then
+# reads the object again and reports exactly what is wrong.
 # tests/model/test_kube_fast.py checks that both readers give the same record.
 
 
 class _Surprise(Exception):
-    """The object is not in the shape the fast reader takes; read it with `Fields`."""
+    """The object is not in the shape the document reader takes; read it with `Fields`."""
 
 
-def _opt_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if value.__class__ is not list:
-        raise _Surprise
-    return value
-
-
-def _opt_dict(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if value.__class__ is not dict:
-        raise _Surprise
-    return value
+_NO_SPEC = ServiceSpec()
+_NO_STATUS = ServiceStatus()
+_NO_LB = LoadBalancerStatus()
+_NO_META = LabelledMeta()
+_NO_CONDITIONS = EndpointConditions()
 
 
 def parse_service(
-    obj: dict[str, Any],
+    obj: dict[str, Any] | ServiceDocument,
     namespace: str,
     name: str,
     problems: list[Problem],
     warnings: list[str] | None = None,
 ) -> Service:
-    try:
-        return _service_fast(obj, namespace, name)
-    except (_Surprise, ValueError):
-        return _service_fields(obj, namespace, name, problems, warnings)
+    doc = obj if isinstance(obj, ServiceDocument) else from_mapping(ServiceDocument, obj)
+    if isinstance(doc, ServiceDocument):
+        try:
+            return _service_from(doc, namespace, name)
+        except (_Surprise, ValueError):
+            pass
+    raw = as_mapping(obj) if isinstance(obj, ServiceDocument) else obj
+    return _service_fields(raw, namespace, name, problems, warnings)
 
 
-def _service_fast(obj: dict[str, Any], namespace: str, name: str) -> Service:
-    spec = _opt_dict(obj.get("spec"))
-    svc_type = spec.get("type")
+def _service_from(doc: ServiceDocument, namespace: str, name: str) -> Service:
+    spec = doc.spec or _NO_SPEC
+    svc_type = given(spec.type)
     if svc_type is None:
         svc_type = "ClusterIP"
     elif svc_type not in _SERVICE_TYPES:
         raise _Surprise
-    cluster_ip = spec.get("clusterIP")
+    cluster_ip = given(spec.clusterIP)
     if cluster_ip is None:
         cluster_ip = ""
     elif cluster_ip.__class__ is not str:
         raise _Surprise
     if cluster_ip == "None":
         cluster_ips: tuple[Any, ...] = ()
-    elif spec.get("clusterIPs") is not None:
-        cluster_ips = tuple(map(parse_ip, _opt_list(spec["clusterIPs"])))
+    elif given(spec.clusterIPs) is not None:
+        cluster_ips = tuple(map(parse_ip, spec.clusterIPs or ()))
     elif cluster_ip:
         cluster_ips = (parse_ip(cluster_ip),)
     else:
         cluster_ips = ()
     if not cluster_ip and cluster_ips:
         cluster_ip = str(cluster_ips[0])
-    if spec.get("ipFamilies") is not None:
-        families = tuple(map(_family, _opt_list(spec["ipFamilies"])))
+    if given(spec.ipFamilies) is not None:
+        families = tuple(map(_family, spec.ipFamilies or ()))
     else:
         families = tuple(dict.fromkeys(Family(ip.version) for ip in cluster_ips))
-    policy = spec.get("externalTrafficPolicy")
+    policy = given(spec.externalTrafficPolicy)
     if policy is None:
         policy = "Cluster" if svc_type in ("NodePort", "LoadBalancer") else ""
     else:
         policy = _traffic_policy(policy)
-    lb_ip = spec.get("loadBalancerIP")
+    lb_ip = given(spec.loadBalancerIP)
     ingress = []
-    for item in _opt_list(
-        _opt_dict(_opt_dict(obj.get("status")).get("loadBalancer")).get("ingress")
-    ):
-        ip = _opt_dict(item).get("ip")
+    for item in ((doc.status or _NO_STATUS).loadBalancer or _NO_LB).ingress or ():
+        ip = given(item.ip) if item is not None else None
         if ip:
             ingress.append(parse_ip(ip))
     return Service(
@@ -124,7 +130,7 @@ def _service_fast(obj: dict[str, Any], namespace: str, name: str) -> Service:
         cluster_ip=cluster_ip,
         cluster_ips=cluster_ips,
         ip_families=families,
-        external_ips=tuple(map(parse_ip, _opt_list(spec.get("externalIPs")))),
+        external_ips=tuple(map(parse_ip, spec.externalIPs or ())),
         load_balancer_ip=parse_ip(lb_ip) if lb_ip else None,
         ingress_ips=tuple(ingress),
         external_traffic_policy=policy,
@@ -206,34 +212,39 @@ def _traffic_policy(value: Any) -> str:
 
 
 def parse_endpoint_slice(
-    obj: dict[str, Any], namespace: str, name: str, problems: list[Problem]
+    obj: dict[str, Any] | EndpointSliceDocument,
+    namespace: str,
+    name: str,
+    problems: list[Problem],
 ) -> EndpointSlice | None:
-    try:
-        return _slice_fast(obj, namespace, name)
-    except _Surprise:
-        return _slice_fields(obj, namespace, name, problems)
+    doc = obj if isinstance(obj, EndpointSliceDocument) else from_mapping(EndpointSliceDocument, obj)  # fmt: skip
+    if isinstance(doc, EndpointSliceDocument):
+        try:
+            return _slice_from(doc, namespace, name)
+        except _Surprise:
+            pass
+    raw = as_mapping(obj) if isinstance(obj, EndpointSliceDocument) else obj
+    return _slice_fields(raw, namespace, name, problems)
 
 
-def _slice_fast(obj: dict[str, Any], namespace: str, name: str) -> EndpointSlice | None:
-    labels = _opt_dict(_opt_dict(obj.get("metadata")).get("labels"))
+def _slice_from(doc: EndpointSliceDocument, namespace: str, name: str) -> EndpointSlice | None:
+    labels = (doc.metadata or _NO_META).labels or {}
     service = labels.get(SERVICE_NAME_LABEL)
     if service is None:
         service = ""
     elif service.__class__ is not str or (service and not is_label_value(service)):
         raise _Surprise  # label_map turns YAML booleans and numbers into strings
-    address_type = obj.get("addressType")
+    address_type = given(doc.addressType)
     if address_type not in ("IPv4", "IPv6", "FQDN"):
         raise _Surprise
     endpoints = []
-    for ep in _opt_list(obj.get("endpoints")):
-        if ep.__class__ is not dict:
-            raise _Surprise
-        node = ep.get("nodeName")
+    for ep in doc.endpoints or ():
+        node = given(ep.nodeName)
         if node is None:
             node = ""
         elif node.__class__ is not str:
             raise _Surprise
-        ready = _opt_dict(ep.get("conditions")).get("ready")
+        ready = given((ep.conditions or _NO_CONDITIONS).ready)
         if ready is None:
             ready = True
         elif ready.__class__ is not bool:

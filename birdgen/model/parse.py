@@ -8,9 +8,12 @@ in which a later object with the same kind, namespace and name replaces an earli
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from msgspec import UNSET
 
 from birdgen.errors import InvalidInput, Problem
 from birdgen.model.bgpfilter import BGPFilter, parse_bgp_filter
@@ -20,6 +23,7 @@ from birdgen.model.calico import (
     parse_calico_node,
     parse_ip_pool,
 )
+from birdgen.model.documents import Document, given
 from birdgen.model.kube import (
     parse_endpoint_slice,
     parse_endpoints,
@@ -84,18 +88,25 @@ class Parsed:
 
 
 def parse_object(obj: Any) -> Parsed:
-    """Recognise, name and parse one raw object."""
+    """Recognise, name and parse one raw object (a mapping, or a Service's or EndpointSlice's
+    typed document as the cluster edge decodes them)."""
     problems: list[Problem] = []
     notices: list[str] = []
-    key = _key(obj, problems, notices)
+    if isinstance(obj, Document):
+        meta = obj.metadata
+        if meta is None or meta is UNSET:
+            problems.append(Problem(obj.KIND, "?", "metadata", "is required"))
+            key = None
+        else:
+            key = _named(obj.KIND, given(meta.name), given(meta.namespace), problems)
+    else:
+        key = _key(obj, problems, notices)
     if key is None:
         return Parsed(None, None, tuple(problems), tuple(notices))
     return _parse_keyed(key, obj, problems, notices)
 
 
-def _parse_keyed(
-    key: Key, obj: dict[str, Any], problems: list[Problem], notices: list[str]
-) -> Parsed:
+def _parse_keyed(key: Key, obj: Any, problems: list[Problem], notices: list[str]) -> Parsed:
     record = _record(key, obj, problems, notices)
     return Parsed(key, None if problems else record, tuple(problems), tuple(notices))
 
@@ -128,27 +139,33 @@ def _key(obj: Any, problems: list[Problem], notices: list[str]) -> Key | None:
             f"({_shown_name(fields.get('apiVersion'))}): not a kind birdgen reads"
         )
         return None
-    display = "Node" if kind == "KubeNode" else kind
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
-        problems.append(Problem(display, "?", "metadata", "is required"))
+        problems.append(Problem("Node" if kind == "KubeNode" else kind, "?", "metadata", "is required"))  # fmt: skip
         return None
+    namespace = meta.get("namespace") if kind not in CLUSTER_SCOPED else None
+    return _named(kind, meta.get("name"), namespace, problems)
+
+
+def _named(kind: str, name_value: Any, namespace_value: Any, problems: list[Problem]) -> Key | None:
+    display = "Node" if kind == "KubeNode" else kind
     try:
-        name = parse_object_name(meta.get("name"))
+        name = parse_object_name(name_value)
     except ValueError as exc:
-        problems.append(Problem(display, _shown_name(meta.get("name")), "metadata.name", str(exc)))
+        problems.append(Problem(display, _shown_name(name_value), "metadata.name", str(exc)))
         return None
     namespace = ""
     if kind not in CLUSTER_SCOPED:
         try:
-            namespace = parse_object_name(meta.get("namespace") or "default")
+            # Interned: a cluster has few namespaces and thousands of objects in each, all kept.
+            namespace = sys.intern(parse_object_name(namespace_value or "default"))
         except ValueError as exc:
             problems.append(Problem(display, name, "metadata.namespace", str(exc)))
             return None
     return (kind, namespace, name)
 
 
-def _record(key: Key, obj: dict[str, Any], problems: list[Problem], warnings: list[str]) -> Any:
+def _record(key: Key, obj: Any, problems: list[Problem], warnings: list[str]) -> Any:
     kind, ns, name = key
     if kind == "BGPConfiguration":
         if name != "default" and not name.startswith("node."):

@@ -1,9 +1,11 @@
 """sidecar: what the sidecar keeps of each object (sources -> **store** -> reconcile).
 
-The informers hand every object, as it arrives in a list page or a watch event, to `Lean`:
-it is parsed once, here, into its record (`birdgen.model.parse.parse_object`, the same reader
-`birdgen render` uses), and an EndpointSlice is reduced to what this node's plan reads of it
-(`birdgen.plan.services.as_seen_from`). The store keeps that, never the raw JSON, so
+The informers hand every object, as it arrives in a list page or a watch event, to `Lean`
+(Services and EndpointSlices as the typed documents the edge decodes them into, the rest as
+raw objects): it is parsed once, here, into its record (`birdgen.model.parse.parse_object`,
+the same reader `birdgen render` uses), and an EndpointSlice is reduced to what this node's
+plan reads of it (`birdgen.plan.services.as_seen_from`). The store keeps that, never the raw
+JSON nor the document, so
 
 * the sidecar holds one small record per object, not 41,000 dicts and their deep copies;
 * an event whose record comes out as before — a Node's status, a Service's annotations, an
@@ -26,7 +28,7 @@ class Lean:
     def __init__(self, node_name: str) -> None:
         self.node_name = node_name
 
-    def __call__(self, obj: dict[str, Any]) -> Parsed:
+    def __call__(self, obj: Any) -> Parsed:
         parsed = parse_object(obj)
         record = parsed.record
         if isinstance(record, EndpointSlice):

@@ -5,8 +5,12 @@ This is the cluster edge of the pipeline. It yields raw objects: plain dicts sha
 a YAML manifest (`apiVersion`, `kind`, `metadata`, `spec`, `status`), the same shape
 `birdgen.sources.files` yields, so nothing downstream can tell a file from a cluster. The
 `kubernetes` client is used for transport only: every response is read raw
-(`_preload_content=False`) and parsed with `json.loads`, because the client's generated models
-are slow and rename fields to snake_case.
+(`_preload_content=False`), because the client's generated models are slow and rename fields to
+snake_case. For the informers (which have a `transform`), Services and EndpointSlices — nearly
+all of a cluster's objects — are decoded by msgspec straight into their typed documents
+(`birdgen.model.documents`), item by item, skipping every field birdgen does not read; every
+other response, and an item whose JSON is not of its document's shape, is decoded whole by
+`birdgen.sources.jsontext` (orjson), the decoder files are read with.
 
 The watcher is a small informer in the client-go mould, and as gentle on the API server as
 client-go's reflector: per resource type, a paginated list (`limit` 500, `continue`; started
@@ -24,8 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
+import sys
 import threading
 import time
 from collections import Counter
@@ -33,12 +37,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
 import urllib3
 from kubernetes import client, config
+from msgspec import UNSET
 
 from birdgen.backoff import Backoff
 from birdgen.errors import SourceError
+from birdgen.model.documents import DOCUMENTS, Document, ObjectMeta, decode, given
 from birdgen.model.parse import Parsed, parse_object, referenced_secrets
+from birdgen.sources import jsontext
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,7 @@ ENDPOINT_SLICES = "endpointslices.discovery.k8s.io"
 # server-side timeoutSeconds instead, so a silently dead connection is noticed eventually.
 LIST_TIMEOUT = (10.0, 60.0)
 WATCH_READ_GRACE = 30.0
+_CHANGES = ("ADDED", "MODIFIED", "DELETED")
 
 
 @dataclass(frozen=True)
@@ -204,19 +213,27 @@ class KubeSource:
         return objects
 
     def list_type(
-        self, rtype: ResourceType, transform: Callable[[RawObject], Any] | None = None
+        self, rtype: ResourceType, transform: Callable[[Any], Any] | None = None
     ) -> Listing:
         """One list of `rtype`, page by page, each item transformed as its page arrives (so
         only one page of raw JSON is alive at a time). Raises SourceError unless it worked or
-        an optional type is absent."""
+        an optional type is absent.
+
+        With a `transform`, an item of a kind that has a typed document (Services,
+        EndpointSlices: `birdgen.model.documents`) is decoded straight into it and the
+        transform gets the document; any other item, or one whose JSON is not of the
+        document's shape, it gets as a raw object. Without one, items are raw objects."""
         items: list[Any] = []
         keys: list[tuple[str, str]] = []
         token: str | None = None
         rv: str | None = None
         restarts = 0
+        document = _document(rtype) if transform is not None else None
         while True:
             try:
-                body = self._page(rtype, token)
+                data = self._page(rtype, token)
+                typed = _decode_page(data) if document is not None else None
+                body = jsontext.loads(data) if typed is None else None
             except client.ApiException as exc:
                 if exc.status == 410 and token is not None and restarts < 3:
                     # The snapshot the pages come from was compacted: list again from the top
@@ -229,23 +246,35 @@ class KubeSource:
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 # ValueError covers malformed JSON (json.JSONDecodeError is one).
                 raise SourceError(f"listing {rtype.name}: {_describe(exc)}") from exc
-            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-                raise SourceError(f"listing {rtype.name}: response is not a {rtype.kind}List")
-            meta = body.get("metadata") or {}
-            if token is None:
-                rv = str(meta["resourceVersion"]) if meta.get("resourceVersion") else None
-            page = body["items"]
-            del body  # let the page's raw objects go as they are transformed
-            page.reverse()
-            while page:
-                raw = _stamp(rtype, page.pop())
-                keys.append(_object_key(raw))
-                items.append(transform(raw) if transform is not None else raw)
-            token = meta.get("continue") or None
+            first = token is None
+            if typed is not None:
+                assert document is not None and transform is not None
+                version, token = given(typed.metadata.resourceVersion), given(typed.metadata.token)  # fmt: skip
+                for item in typed.items:
+                    key, obj = _read_item(rtype, document, item)
+                    keys.append(key)
+                    items.append(transform(obj))
+                del typed, data
+            else:
+                if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                    raise SourceError(f"listing {rtype.name}: response is not a {rtype.kind}List")
+                meta = body.get("metadata") or {}
+                version, token = meta.get("resourceVersion"), meta.get("continue")
+                page = body["items"]
+                del body, data  # let the page's raw objects go as they are transformed
+                page.reverse()
+                while page:
+                    raw = _stamp(rtype, page.pop())
+                    keys.append(_object_key(raw))
+                    items.append(transform(raw) if transform is not None else raw)
+            if first:
+                rv = str(version) if version else None
+            token = token or None
             if token is None:
                 return Listing(items, rv, keys=keys)
 
-    def _page(self, rtype: ResourceType, token: str | None) -> Any:
+    def _page(self, rtype: ResourceType, token: str | None) -> bytes:
+        """One page of the list, as the server sent it."""
         kwargs: dict[str, Any] = {"limit": PAGE_SIZE}
         if token is not None:
             kwargs["_continue"] = token
@@ -255,7 +284,7 @@ class KubeSource:
             _preload_content=False, _request_timeout=LIST_TIMEOUT, **kwargs
         )
         try:
-            return json.loads(response.read())
+            return response.read()
         finally:
             response.release_conn()
 
@@ -286,6 +315,55 @@ class KubeSource:
         return response
 
 
+class _ListMeta(msgspec.Struct):
+    resourceVersion: Any = UNSET
+    token: Any = msgspec.field(default=UNSET, name="continue")
+
+
+class _TypedPage(msgspec.Struct):
+    """A list page whose items are each decoded on their own (`_read_item`)."""
+
+    items: list[msgspec.Raw]
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+
+
+class _TypedEvent(msgspec.Struct):
+    type: Any = UNSET
+    obj: msgspec.Raw | None = msgspec.field(default=None, name="object")
+
+
+_PAGE = msgspec.json.Decoder(_TypedPage)
+_EVENT = msgspec.json.Decoder(_TypedEvent)
+
+
+def _document(rtype: ResourceType) -> type[Document] | None:
+    return DOCUMENTS.get((rtype.api_version, rtype.kind))
+
+
+def _decode_page(data: bytes) -> _TypedPage | None:
+    """The page, its items still JSON; None if it is not a list page (read it as a whole)."""
+    try:
+        return _PAGE.decode(data)
+    except msgspec.DecodeError:
+        return None
+
+
+def _read_item(
+    rtype: ResourceType, document: type[Document], data: bytes | msgspec.Raw
+) -> tuple[tuple[str, str], Any]:
+    """One item's key and its document; the raw object where its JSON is not of the
+    document's shape (the model's `Fields` reader then says what is wrong with it)."""
+    doc = decode(document, data)
+    if doc is None:
+        raw = jsontext.loads(bytes(data))
+        if not isinstance(raw, dict):
+            raise ValueError(f"malformed {rtype.kind}: {bytes(data)[:200]!r}")
+        raw = _stamp(rtype, raw)
+        return _object_key(raw), raw
+    meta = doc.metadata or ObjectMeta()
+    return _key_of(given(meta.namespace), given(meta.name)), doc
+
+
 def _stamp(rtype: ResourceType, obj: RawObject) -> RawObject:
     # List items come without kind/apiVersion; watch events carry them. Set both either way,
     # first in the dict as in a manifest.
@@ -296,7 +374,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, client.ApiException):
         reason = exc.reason or ""
         try:
-            message = json.loads(exc.body or "{}").get("message", "")
+            message = jsontext.loads(exc.body or "{}").get("message", "")
         except (ValueError, AttributeError):
             message = ""
         return f"HTTP {exc.status} {reason}{': ' + message if message else ''}"
@@ -544,7 +622,7 @@ class Informer:
             if self._stop.is_set():  # stop() ran before the response was published
                 return
             for line in _lines(response):
-                self._apply(json.loads(line))
+                self._apply_line(line)
                 if self._stop.is_set():
                     return
         finally:
@@ -553,6 +631,25 @@ class Informer:
             with contextlib.suppress(Exception):
                 response.close()
                 response.release_conn()
+
+    def _apply_line(self, line: bytes) -> None:
+        """One watch event as the server sent it. A change to a kind with a typed document is
+        read straight into it (as list items are); anything else is read as a whole."""
+        document = _document(self.rtype) if self._transform is not None else None
+        if document is not None:
+            try:
+                event = _EVENT.decode(line)
+            except msgspec.DecodeError:
+                event = None
+            if event is not None and event.type in _CHANGES and event.obj is not None:
+                key, obj = _read_item(self.rtype, document, event.obj)
+                if isinstance(obj, Document):
+                    rv = given((obj.metadata or ObjectMeta()).resourceVersion)
+                else:
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                self._change(event.type, key, obj, rv)
+                return
+        self._apply(jsontext.loads(line))
 
     def _apply(self, event: Any) -> None:
         kind = event.get("type") if isinstance(event, dict) else None
@@ -571,10 +668,13 @@ class Informer:
             if rv:
                 self.resource_version = str(rv)
             return
-        if kind not in ("ADDED", "MODIFIED", "DELETED"):
+        if kind not in _CHANGES:
             raise ValueError(f"unknown watch event type {kind!r}")
         obj = _stamp(self.rtype, obj)
-        key = _object_key(obj)
+        self._change(kind, _object_key(obj), obj, rv)
+
+    def _change(self, kind: str, key: tuple[str, str], obj: Any, rv: Any) -> None:
+        """Apply one ADDED, MODIFIED or DELETED of `obj` (a raw object, or its document)."""
         value = self._transform(obj) if self._transform is not None and kind != "DELETED" else obj
         with self._lock:
             if kind == "DELETED":
@@ -596,7 +696,12 @@ class Informer:
 
 def _object_key(obj: RawObject) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
-    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    return _key_of(meta.get("namespace"), meta.get("name"))
+
+
+def _key_of(namespace: Any, name: Any) -> tuple[str, str]:
+    # A cluster has few namespaces and thousands of objects in each: one string per namespace.
+    return (sys.intern(str(namespace or "")), str(name or ""))
 
 
 def _sort_key(obj: RawObject) -> tuple[str, str, str, str]:

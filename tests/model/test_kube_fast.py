@@ -1,9 +1,12 @@
-"""The fast readers for Services and EndpointSlices against the `Fields` readers they shortcut,
-and both against records written by hand (the oracle that is not birdgen).
+"""The fast readers for Services and EndpointSlices (their typed documents,
+`birdgen.model.documents`, and the record made from one) against the `Fields` readers they
+shortcut, and both against records written by hand (the oracle that is not birdgen).
 
 The property: whenever the fast reader returns a record, the `Fields` reader accepts the object
 without a problem and returns the very same record; otherwise the fast reader steps aside, so
-every error message is the `Fields` reader's.
+every error message is the `Fields` reader's. And a document read from the object's JSON (as
+list pages and watch events are) is the one converted from its mapping (as files are), and gives
+back a mapping the `Fields` reader reads exactly as the object itself.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import ipaddress
 import textwrap
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from birdgen.errors import Problem
-from birdgen.model import kube
+from birdgen.model import documents, kube
 from birdgen.model.resources import Endpoint, EndpointSlice, Family, Service
 
 # Values that are right for some field, wrong for others, or wrong everywhere.
@@ -122,13 +126,66 @@ slices = merged(
 )
 
 
+def document(kind: type[documents.Document], obj: Any) -> documents.Document:
+    """The object's document, the same from its mapping and from its JSON; `_Surprise` when
+    its shape is not the document's."""
+    doc = documents.from_mapping(kind, obj)
+    assert doc == documents.decode(kind, orjson.dumps(obj))
+    if doc is None:
+        raise kube._Surprise
+    return doc
+
+
+def service_fast(obj: Any) -> Any:
+    doc = document(documents.ServiceDocument, obj)
+    assert isinstance(doc, documents.ServiceDocument)
+    return kube._service_from(doc, "default", "web")
+
+
+def slice_fast(obj: Any) -> Any:
+    doc = document(documents.EndpointSliceDocument, obj)
+    assert isinstance(doc, documents.EndpointSliceDocument)
+    return kube._slice_from(doc, "default", "web-abc")
+
+
+@settings(max_examples=500)
+@given(services)
+def test_a_service_document_reads_back_as_the_object(obj: dict[str, Any]) -> None:
+    """What the typed path falls back on: `Fields` over the document's mapping."""
+    doc = documents.from_mapping(documents.ServiceDocument, obj)
+    if doc is None:
+        return
+    ours: list[Problem] = []
+    theirs: list[Problem] = []
+    back = documents.as_mapping(doc)
+    assert kube._service_fields(back, "default", "web", ours, []) == kube._service_fields(
+        obj, "default", "web", theirs, []
+    )
+    assert ours == theirs
+
+
+@settings(max_examples=500)
+@given(slices)
+def test_a_slice_document_reads_back_as_the_object(obj: dict[str, Any]) -> None:
+    doc = documents.from_mapping(documents.EndpointSliceDocument, obj)
+    if doc is None:
+        return
+    ours: list[Problem] = []
+    theirs: list[Problem] = []
+    back = documents.as_mapping(doc)
+    assert kube._slice_fields(back, "default", "web-abc", ours) == kube._slice_fields(
+        obj, "default", "web-abc", theirs
+    )
+    assert ours == theirs
+
+
 @settings(max_examples=1000)
 @given(services)
 def test_service_fast_reader_agrees(obj: dict[str, Any]) -> None:
     problems: list[Problem] = []
     reference = kube._service_fields(obj, "default", "web", problems)
     try:
-        fast = kube._service_fast(obj, "default", "web")
+        fast = service_fast(obj)
     except (kube._Surprise, ValueError):
         return
     assert problems == []
@@ -141,7 +198,7 @@ def test_slice_fast_reader_agrees(obj: dict[str, Any]) -> None:
     problems: list[Problem] = []
     reference = kube._slice_fields(obj, "default", "web-abc", problems)
     try:
-        fast = kube._slice_fast(obj, "default", "web-abc")
+        fast = slice_fast(obj)
     except kube._Surprise:
         return
     assert problems == []
@@ -161,7 +218,7 @@ def test_the_fast_readers_take_the_usual_shapes() -> None:
         },
         "status": {"loadBalancer": {"ingress": [{"ip": "192.168.4.1"}, {"hostname": "x"}]}},
     }
-    fast = kube._service_fast(service, "default", "web")
+    fast = service_fast(service)
     assert fast == kube._service_fields(service, "default", "web", [])
     assert [str(ip) for ip in fast.ingress_ips] == ["192.168.4.1"]
     endpoint_slice = {
@@ -169,7 +226,7 @@ def test_the_fast_readers_take_the_usual_shapes() -> None:
         "addressType": "IPv4",
         "endpoints": [{"nodeName": "node-1", "conditions": {"ready": False}}, {"nodeName": "n2"}],
     }
-    fast_slice = kube._slice_fast(endpoint_slice, "default", "web-abc")
+    fast_slice = slice_fast(endpoint_slice)
     assert fast_slice is not None and [e.ready for e in fast_slice.endpoints] == [False, True]
     assert fast_slice == kube._slice_fields(endpoint_slice, "default", "web-abc", [])
 
@@ -267,7 +324,7 @@ def expected_service(fields: dict[str, Any]) -> Service:
 def test_service_readers_match_the_written_record(manifest: str, fields: dict[str, Any]) -> None:
     obj = yaml.safe_load(textwrap.dedent(manifest))
     expected = expected_service(fields)
-    assert kube._service_fast(obj, "default", "web") == expected
+    assert service_fast(obj) == expected
     problems: list[Problem] = []
     assert kube._service_fields(obj, "default", "web", problems) == expected
     assert problems == []
@@ -307,7 +364,7 @@ def test_slice_readers_match_the_written_record(
     manifest: str, expected: EndpointSlice | None
 ) -> None:
     obj = yaml.safe_load(textwrap.dedent(manifest))
-    assert kube._slice_fast(obj, "default", "web-abc") == expected
+    assert slice_fast(obj) == expected
     problems: list[Problem] = []
     assert kube._slice_fields(obj, "default", "web-abc", problems) == expected
     assert problems == []
