@@ -80,6 +80,8 @@ def secret(name: str, value: str) -> dict[str, Any]:
 
 
 endpoints = st.lists(st.tuples(st.sampled_from(NODES), st.booleans()), max_size=4)
+BAD_SHAPE_SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": meta("bad", "default"), "spec": {"clusterIP": "10.49.0.9", "externalIPs": "10.51.0.1"}}  # fmt: skip
+ODD_SERVICE = {**service("odd", "Local", 4, lb=True), "status": {"loadBalancer": {"ingress": [{"ip": "not-an-ip"}, {"ip": "10.50.0.4"}]}}}  # fmt: skip
 events = st.one_of(
     st.builds(
         lambda *a: ("put", service(*a)),
@@ -135,9 +137,9 @@ events = st.one_of(
     # Shapes the typed documents do not take, so the edge reads them as raw objects: an
     # invalid Service and slice (the model names the field), and a valid Service whose
     # document the fast reader steps aside from (an ingress IP Calico skips, with a warning).
-    st.just(("put", {"apiVersion": "v1", "kind": "Service", "metadata": meta("bad", "default"), "spec": {"clusterIP": "10.49.0.9", "externalIPs": "10.51.0.1"}})),  # fmt: skip
+    st.just(("put", BAD_SHAPE_SERVICE)),
     st.just(("put", endpoint_slice("bad", 1, [("node-1", True)]) | {"endpoints": "node-1"})),
-    st.just(("put", {**service("odd", "Local", 4, lb=True), "status": {"loadBalancer": {"ingress": [{"ip": "not-an-ip"}, {"ip": "10.50.0.4"}]}}})),  # fmt: skip
+    st.just(("put", ODD_SERVICE)),
     st.builds(lambda *a: ("put", endpoint_slice("odd", 1, *a)), endpoints),
     st.just(("delete", ("Service", "odd", "default", "v1"))),
     st.just(("compact", None)),
