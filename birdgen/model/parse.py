@@ -156,13 +156,23 @@ def _named(kind: str, name_value: Any, namespace_value: Any, problems: list[Prob
         return None
     namespace = ""
     if kind not in CLUSTER_SCOPED:
-        try:
-            # Interned: a cluster has few namespaces and thousands of objects in each, all kept.
-            namespace = sys.intern(parse_object_name(namespace_value or "default"))
-        except ValueError as exc:
-            problems.append(Problem(display, name, "metadata.namespace", str(exc)))
-            return None
+        namespace_value = namespace_value or "default"
+        # A cluster has few namespaces and thousands of objects in each: each is checked
+        # once, and all the objects of one share its string.
+        known = _NAMESPACES.get(namespace_value) if namespace_value.__class__ is str else None
+        if known is None:
+            try:
+                known = sys.intern(parse_object_name(namespace_value))
+            except ValueError as exc:
+                problems.append(Problem(display, name, "metadata.namespace", str(exc)))
+                return None
+            if len(_NAMESPACES) < 10_000:
+                _NAMESPACES[known] = known
+        namespace = known
     return (kind, namespace, name)
+
+
+_NAMESPACES: dict[str, str] = {}  # valid namespaces seen, to their interned string
 
 
 def _record(key: Key, obj: Any, problems: list[Problem], warnings: list[str]) -> Any:

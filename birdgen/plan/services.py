@@ -449,6 +449,9 @@ def _advertised(
 ELSEWHERE = "*"
 
 
+_ONLY_ELSEWHERE = (Endpoint(ELSEWHERE, True),)
+
+
 def as_seen_from(eps: EndpointSlice, node_name: str) -> EndpointSlice:
     """The slice reduced to all `_advertised` reads of it for node `node_name`: its endpoints on
     this node, and whether any endpoint elsewhere is ready. Planning with reduced slices gives
@@ -456,9 +459,11 @@ def as_seen_from(eps: EndpointSlice, node_name: str) -> EndpointSlice:
     leave its store, and its config, untouched."""
     mine = [ep for ep in eps.endpoints if ep.node_name == node_name]
     elsewhere = any(ep.ready and ep.node_name != node_name for ep in eps.endpoints)
-    kept = (*dict.fromkeys(mine), *((Endpoint(ELSEWHERE, True),) if elsewhere else ()))
+    kept = (*dict.fromkeys(mine), *(_ONLY_ELSEWHERE if elsewhere else ()))
     if len(kept) == len(eps.endpoints) and kept == eps.endpoints:
         return eps
+    if kept == _ONLY_ELSEWHERE:
+        kept = _ONLY_ELSEWHERE  # most slices, as seen from one node: one tuple for them all
     return EndpointSlice(
         eps.namespace, eps.name, eps.service_name, eps.address_type, tuple(kept), eps.legacy
     )
