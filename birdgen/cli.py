@@ -367,7 +367,7 @@ def run(
     import signal
 
     from birdgen.reload import CommandReloader, Reloader, SocketReloader
-    from birdgen.sidecar import logs
+    from birdgen.sidecar import heap, logs
     from birdgen.sidecar.drift import DriftWatch
     from birdgen.sidecar.loop import Sidecar
     from birdgen.sidecar.reconcile import Reconciler
@@ -420,4 +420,5 @@ def run(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    heap.tune()  # before any thread starts: one malloc arena for them all
     sidecar.run()
