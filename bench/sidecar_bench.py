@@ -43,7 +43,6 @@ from conftest import (  # noqa: E402
     service,
 )
 from kubeapi_server import FakeApiServer, new_api_client  # noqa: E402
-from waiting import wait_for  # noqa: E402
 
 from birdgen.model.resources import Environment  # noqa: E402
 from birdgen.reload import SocketReloader  # noqa: E402
