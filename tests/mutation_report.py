@@ -1,8 +1,10 @@
 """Per-module figures from the last `./dev mutate` run (mutmut's results under mutants/).
 
-Prints, for each module, the mutants generated, checked, killed (a test failed, or it timed
-out), survived and not yet checked, and the kill ratio over the checked ones; then the names of
-the survivors, for `.venv/bin/mutmut show NAME`. docs/testing.md records these figures.
+Prints, for each module, the mutants generated and how each checked one ended: killed (a test
+failed, or the run crashed), timed out, survived, or reached by no selected test; the mutants
+not checked yet (or whose check was interrupted); and the kill ratio, (killed + timeout) over
+the checked ones. Then the names of the survivors, for `.venv/bin/mutmut show NAME`.
+docs/testing.md records these figures.
 """
 
 from __future__ import annotations
@@ -15,7 +17,27 @@ from pathlib import Path
 from mutmut.stats import status_by_exit_code
 
 MUTANTS = Path(__file__).resolve().parent.parent / "mutants"
-KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+# How mutmut's statuses are counted here. Anything else ("not checked", "check was
+# interrupted by user", "suspicious": an exit code mutmut does not know, such as the SIGTERM of
+# a run stopped by hand) has no verdict yet.
+COLUMN = {
+    "killed": "killed",
+    "segfault": "killed",
+    "caught by type check": "killed",
+    "timeout": "timeout",
+    "survived": "survived",
+    "no tests": "no tests",
+}
+COLUMNS = ("killed", "timeout", "survived", "no tests", "unchecked")
+
+
+def ratio(row: Counter[str]) -> str:
+    checked = sum(row[c] for c in COLUMNS if c != "unchecked")
+    return f"{(row['killed'] + row['timeout']) / checked:.1%}" if checked else "-"
+
+
+def line(name: str, total: int, row: Counter[str]) -> str:
+    return f"{name:30} {total:7} " + " ".join(f"{row[c]:>9}" for c in COLUMNS) + f" {ratio(row):>6}"
 
 
 def main() -> int:
@@ -23,9 +45,10 @@ def main() -> int:
     if not metas:
         print("mutation_report: no results under mutants/; run ./dev mutate first", file=sys.stderr)
         return 1
-    total: Counter[str] = Counter()
+    grand: Counter[str] = Counter()
+    grand_total = 0
     survivors: list[str] = []
-    print(f"{'module':32} {'mutants':>7} {'checked':>7} {'killed':>6} {'survived':>8} {'ratio':>6}")
+    print(f"{'module':30} {'mutants':>7} " + " ".join(f"{c:>9}" for c in COLUMNS) + "  ratio")
     for meta in metas:
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
         if not codes:
@@ -33,23 +56,14 @@ def main() -> int:
         row: Counter[str] = Counter()
         for name, code in codes.items():
             status = status_by_exit_code[code]
-            key = "killed" if status in KILLED else status
-            row[key] += 1
+            row[COLUMN.get(status, "unchecked")] += 1
             if status == "survived":
                 survivors.append(name)
-        checked = sum(n for k, n in row.items() if k != "not checked")
-        ratio = f"{row['killed'] / checked:.1%}" if checked else "-"
-        module = str(meta.relative_to(MUTANTS)).removesuffix(".meta")
-        print(
-            f"{module:32} {len(codes):7} {checked:7} {row['killed']:6} {row['survived']:8} {ratio:>6}"
-        )
-        total.update(row)
-        total["mutants"] += len(codes)
-    checked = total["mutants"] - total["not checked"]
-    ratio = f"{total['killed'] / checked:.1%}" if checked else "-"
-    print(
-        f"{'total':32} {total['mutants']:7} {checked:7} {total['killed']:6} {total['survived']:8} {ratio:>6}"
-    )
+        module = str(meta.relative_to(MUTANTS)).removesuffix(".py.meta").removeprefix("birdgen/")
+        print(line(module, len(codes), row))
+        grand.update(row)
+        grand_total += len(codes)
+    print(line("total", grand_total, grand))
     print("\nsurvivors:")
     for name in survivors:
         print(f"  {name}")
