@@ -47,6 +47,8 @@ def refusal(field: str, value: Any) -> list[str]:
         ("2000000us", 2),
         ("3000000000ns", 3),
         ("-0.4s", 0),  # -0.4 s rounds to 0, which is in range
+        ("0.6s", 1),
+        ("4095s", 4095),  # the most RFC 4724's 12 bits hold
     ],
 )
 def test_go_durations_give_the_graceful_restart_time(text: str, seconds: int) -> None:
@@ -77,9 +79,10 @@ def test_what_go_cannot_parse_is_refused_naming_peer_and_field(value: Any, shown
     ]
 
 
-def test_a_negative_restart_time_is_out_of_range() -> None:
-    assert refusal("maxRestartTime", "-1s") == [
-        'BGPPeer/tor: spec.maxRestartTime: "-1s" is out of range (0s-4095s, RFC 4724)'
+@pytest.mark.parametrize("text", ["-1s", "-0.6s", "4095.5s"])
+def test_a_restart_time_out_of_range_is_refused(text: str) -> None:
+    assert refusal("maxRestartTime", text) == [
+        f'BGPPeer/tor: spec.maxRestartTime: "{text}" is out of range (0s-4095s, RFC 4724)'
     ]
 
 
