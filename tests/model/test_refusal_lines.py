@@ -113,3 +113,17 @@ def test_a_bad_prefix_advertisement_is_refused_with_its_line(
     advertisement: dict[str, Any], lines: list[str]
 ) -> None:
     assert problems(bgp_configuration(prefixAdvertisements=[advertisement])) == lines
+
+
+def test_priorities_start_at_one() -> None:
+    cluster = parse_cluster([bgp_filter([{"setPriority": {"value": 1}}])])
+    assert cluster.filters["f"] is not None
+    assert problems(bgp_filter([{"setPriority": {"value": 0}}])) == [
+        f"{OP}.setPriority.value: 0 is out of range (1-2147483646)"
+    ]
+
+
+def test_fifty_communities_on_one_prefix_are_allowed() -> None:
+    advertisement = {"cidr": "10.0.0.0/8", "communities": [f"1:{i}" for i in range(50)]}
+    cluster = parse_cluster([bgp_configuration(prefixAdvertisements=[advertisement])])
+    assert len(cluster.configs["default"].prefix_advertisements[0].communities) == 50
