@@ -69,8 +69,11 @@ def main() -> None:
     if "json" in what_if:
         import json as stdlib_json
 
-        files.orjson.loads = stdlib_json.loads  # type: ignore[attr-defined]
-        files.orjson.JSONDecodeError = stdlib_json.JSONDecodeError  # type: ignore[attr-defined]
+        from birdgen.sources import jsontext
+
+        # jsontext is every edge's one JSON decoder; it calls `orjson.loads` at call time.
+        jsontext.orjson.loads = stdlib_json.loads  # type: ignore[attr-defined]
+        jsontext.orjson.JSONDecodeError = stdlib_json.JSONDecodeError  # type: ignore[attr-defined]
 
     files.parse_text = timed("parse", files.parse_text)
     cli.files.load = timed("load", files.load)  # read + parse; "read" = load - parse
