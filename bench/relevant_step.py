@@ -9,8 +9,9 @@ event is), and one step's `render_objects` (assemble, plan, render) is timed in 
 four ways in turn in the same run: from scratch as `birdgen render` does it (every object
 assembled, every Service planned) with the cyclic collector on, the same with the collector
 paused (`pipeline.collector_paused`), the sidecar's `Incremental` state kept between steps,
-and that through `LastValid.resolve` and `accept` as the `Reconciler` calls it (the sidecar's
-whole render). Prints medians and ratios.
+that through `LastValid.resolve` and `accept` as the `Reconciler` calls it, and that again
+with the `Feed` the sidecar's informers give (the changed record named, so the step compares
+no other: the sidecar's whole render). Prints medians and ratios.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from birdgen.model.parse import Parsed
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, collector_paused, render_objects
-from birdgen.plan.incremental import Incremental
+from birdgen.plan.incremental import Feed, Incremental
 from birdgen.sidecar.holding import LastValid
 from birdgen.sidecar.store import Lean
 from birdgen.sources import files
@@ -71,23 +72,44 @@ class Change:
         off["endpoints"] = [{**off["endpoints"][0], "nodeName": "elsewhere", "conditions": {"ready": True}}]  # fmt: skip
         self.versions = (onto, off)
 
-    def apply(self, i: int) -> None:
-        """Step `i`'s change: the slice re-parsed, as a watch event is, in the store's place."""
+    def apply(self, i: int) -> tuple[Parsed, Parsed]:
+        """Step `i`'s change: the slice re-parsed, as a watch event is, in the store's place;
+        the record it replaced and the new one."""
+        old = self.records[self.at]
         self.records[self.at] = self.lean(self.versions[i % 2])
+        return old, self.records[self.at]
 
 
 def main(argv: list[str] | None = None) -> int:
     change = Change(argv, 21, __doc__ or "")
     records, env = change.records, change.env
     state, held_state, holder = Incremental(), Incremental(), LastValid()
+    fed_state, fed_holder = Incremental(), LastValid()
+    # The fed state's take, and the step's change (the old record, the new one).
+    taken: list[Any] = [0, None, None]
 
     def held(objects: list[Parsed]) -> Rendered:
         return render_objects(objects, env, held_state)
 
-    # The sync's first step fills the states.
+    def fed(objects: list[Parsed]) -> Rendered:
+        return render_objects(objects, env, fed_state)
+
+    # The sync's first step fills the states (the fed one without a feed: its first take).
     render_objects(records, env, state)
     with collector_paused():
         holder.accept(holder.resolve(records, held))
+        fed_state.expect(Feed(records, -1, 0, (), ()))
+        fed_holder.accept(fed_holder.resolve(records, fed))
+
+    def through_feed() -> str:
+        # As the sidecar's loop: the informers' take says which record changed.
+        n, old, new = taken
+        fed_state.expect(Feed(records, n, n + 1, (old,), (new,)))
+        taken[0] = n + 1
+        resolution = fed_holder.resolve(records, fed)
+        fed_holder.accept(resolution)
+        text: str = resolution.result.text
+        return text
 
     def through_holder() -> str:
         resolution = holder.resolve(records, held)
@@ -105,13 +127,14 @@ def main(argv: list[str] | None = None) -> int:
             lambda: render_objects(records, env, state).text,
             True,
         ),
-        "incremental through LastValid (the sidecar)": (through_holder, True),
+        "incremental through LastValid, no feed": (through_holder, True),
+        "fed what changed, through LastValid (sidecar)": (through_feed, True),
     }
     base_name = next(iter(ways))
     times: dict[str, list[float]] = {name: [] for name in ways}
     texts: dict[str, set[str]] = {name: set() for name in ways}
     for i in range(change.changes):
-        change.apply(i)
+        taken[1:] = change.apply(i)
         for name, (way, paused) in ways.items():
             t = time.process_time()
             if paused:

@@ -14,8 +14,13 @@ then only what a change touches:
   (the merged, sorted routes and withheld addresses) for those Services alone, through the
   same `service_notes` the one-shot render runs for every Service.
 
-So a step costs what changed plus a few passes over the records in C (finding what changed,
-copying the sorted routes into the plan's tuples). `tests/sidecar/test_memo_property.py`
+Finding what changed is itself a pass over every record, unless the sidecar hands a `Feed`
+with the list: the records its informers replaced, added or removed since the list of the
+step before. The view takes it only when it describes exactly the difference from the list
+it last updated from (same list object, the next take of the same watcher, every record
+named); anything else (the first step, a relist, a held object's list, files merged in) is
+compared in full. So a step costs what changed plus copying the sorted routes into the plan's
+tuples. `tests/sidecar/test_memo_property.py`
 checks that after any sequence of changes the outcome (text, reasons, notices, problems)
 equals a render from scratch.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import compress
 from operator import is_not
 from typing import Any
@@ -37,6 +43,19 @@ from birdgen.plan.types import NodePlan
 
 # The kinds kept record by record; every other kind is assembled again when one changes.
 _SERVICE_KINDS = ("Service", "EndpointSlice", "Endpoints")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """What changed in `objects` since the list of take `since` of the same source: `before`
+    holds the records replaced or removed since then, `after` the records now in their place
+    or added. `taken` names this take; `Feed`s of one source follow each other by it."""
+
+    objects: Sequence[Any]
+    since: int
+    taken: int
+    before: Sequence[Parsed]
+    after: Sequence[Parsed]
 
 
 class ClusterView:
@@ -57,14 +76,22 @@ class ClusterView:
         self._legacy: dict[ServiceKey, list[EndpointSlice]] = {}
         self._slices_of: dict[ServiceKey, tuple[EndpointSlice, ...]] = {}  # Cluster.slices
         self._touched: set[ServiceKey] = set()
+        self._taken: int | None = None  # the feed take the view holds, if it holds one
+        self.fed_updates = 0  # updates that took what changed from a `Feed` (for tests, bench)
 
     def update(
-        self, objects: Sequence[Parsed | dict[str, Any]]
+        self, objects: Sequence[Parsed | dict[str, Any]], feed: Feed | None = None
     ) -> tuple[Cluster, dict[ServiceKey, Service | None]]:
         """The cluster of `objects` (later ones replacing earlier ones of the same key, as in
         `parse_cluster`), and each Service changed since `planned()` with its record (None
-        where it is gone). Raises `InvalidInput` naming every problem, as `assemble` does."""
-        for key, record in self._changes(objects):
+        where it is gone). Raises `InvalidInput` naming every problem, as `assemble` does.
+        `feed`, if it is of `objects`, may save comparing every record (see `Feed`)."""
+        ours = feed is not None and feed.objects is objects
+        fed = self._fed(feed) if ours else None
+        changes = fed if fed is not None else self._changes(objects)
+        self.fed_updates += fed is not None
+        self._taken = feed.taken if ours and feed is not None else None
+        for key, record in changes:
             self._apply(key, record)
         notices = [n for p in self._unnamed for n in p.notices]
         problems = [x for p in self._unnamed for x in p.problems]
@@ -94,6 +121,20 @@ class ClusterView:
     def planned(self) -> None:
         """The Services changed so far are planned."""
         self._touched = set()
+
+    def _fed(self, feed: Feed | None) -> list[tuple[Key, Parsed | None]] | None:
+        """The changes `feed` names, or None where it cannot be trusted to name them all."""
+        if feed is None or self._taken is None or feed.since != self._taken or self._unnamed:
+            return None
+        records = [*feed.before, *feed.after]
+        if not all(isinstance(p, Parsed) and p.key is not None for p in records):
+            return None
+        now: dict[Key, Parsed | None] = {p.key: None for p in feed.before}  # type: ignore[misc]
+        now.update((p.key, p) for p in feed.after)  # type: ignore[misc]
+        # The positions of the last list no longer hold: a later update without a feed
+        # compares by key.
+        self._records = []
+        return [(key, p) for key, p in now.items() if self._by_key.get(key) is not p]
 
     def _changes(
         self, objects: Sequence[Parsed | dict[str, Any]]
@@ -193,11 +234,16 @@ class Incremental:
     def __init__(self) -> None:
         self.view = ClusterView()
         self.kept = Kept()
+        self.feed: Feed | None = None  # what the next list handed in changed, if known
+
+    def expect(self, feed: Feed | None) -> None:
+        """What the list of the next step changed (`Feed`), or None: compare it in full."""
+        self.feed = feed
 
     def plan(
         self, objects: Sequence[Parsed | dict[str, Any]], env: Environment
     ) -> tuple[Cluster, NodePlan]:
-        cluster, touched = self.view.update(objects)
+        cluster, touched = self.view.update(objects, self.feed)
         plan = build_plan(cluster, env, self.kept, touched)
         self.view.planned()
         return cluster, plan

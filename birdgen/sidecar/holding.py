@@ -158,7 +158,8 @@ class LastValid:
         Raises `InvalidInput` when a problem names no object that could be held or left out.
         Every round holds or leaves out at least one more object, so it ends.
         """
-        objects = list(objects)
+        # The list itself where it is one: the plan state knows the sidecar's list by identity.
+        objects = objects if isinstance(objects, list) else list(objects)
         if not blamed:
             # The usual step: every object renders as it is. Tried first on the list as given,
             # so that a step costs what changed rather than a pass over every object here

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from birdgen.model.parse import Parsed, parse_object
+from birdgen.plan.incremental import Feed
 from birdgen.sidecar.debounce import Debouncer
 from birdgen.sidecar.drift import DriftWatch
 from birdgen.sidecar.files import FileWatcher
@@ -61,6 +62,7 @@ class Sidecar:
         self._dirty = True  # reconcile once at start even if no source reports a change
         self.heartbeat = time.monotonic()
         self.batches = 0
+        self._takes = 0  # views of the cluster taken (`load`), to chain their `Feed`s
         self.kube: KubeWatcher | None = None
         if kube is not None:
             from birdgen.sources.kube import KubeWatcher
@@ -94,9 +96,19 @@ class Sidecar:
 
     def load(self) -> list[Parsed]:
         """One view: the cluster's parsed records (as the store keeps them), then the files'
-        (as `birdgen render` merges, a file's object replacing the cluster's)."""
-        objects = self.kube.values() if self.kube is not None else []
-        return objects + [parse_object(obj) for obj in files.load(self.paths)]
+        (as `birdgen render` merges, a file's object replacing the cluster's). The reconciler's
+        plan state is told what changed in the cluster's since the last view, where that is
+        known and no file's object can replace a cluster's."""
+        if self.kube is None:
+            return [parse_object(obj) for obj in files.load(self.paths)]
+        self._takes += 1
+        objects, taken = self.kube.take()
+        if self.paths:
+            objects += [parse_object(obj) for obj in files.load(self.paths)]
+            taken = None
+        feed = None if taken is None else Feed(objects, self._takes - 1, self._takes, taken.before, taken.after)  # fmt: skip
+        self.reconciler.state.expect(feed)
+        return objects
 
     def synced(self) -> bool:
         return self.kube is None or self.kube.synced()

@@ -477,6 +477,10 @@ class Informer:
         self.unchanged = 0  # ... of which left the stored value as it was
         self.generation = 0  # counts changes to the store's values
         self.errors: Counter[str] = Counter()  # by cause: http_503, connection, decode, ...
+        # What changed since the last `take`: each changed key's value at that take (_GONE: it
+        # had none). None until the first take, and again after a relist (a relist replaces
+        # the store whole; the next take then says it cannot tell what changed).
+        self._before: dict[tuple[str, str], Any] | None = None
 
     # ---- public ----------------------------------------------------------------------------
 
@@ -513,6 +517,18 @@ class Informer:
     def values(self) -> list[Any]:
         with self._lock:
             return list(self._store.values())
+
+    def take(self) -> tuple[list[Any], Taken | None]:
+        """The stored values, and what changed since the last take (None: not known, as at
+        the first take and after a relist). Both read at one moment."""
+        with self._lock:
+            values = list(self._store.values())
+            before, self._before = self._before, {}
+            if before is None:
+                return values, None
+            store = self._store
+            after = [store[k] for k in before if k in store]
+            return values, Taken([v for v in before.values() if v is not _GONE], after)
 
     def items(self) -> list[tuple[tuple[str, str], Any]]:
         with self._lock:
@@ -577,6 +593,7 @@ class Informer:
             # so an object that exists throughout never disappears from a snapshot.
             changed = new != self._store
             self._store = new
+            self._before = None
         first = not self._synced.is_set()
         self.lists += 1
         self.relists += 0 if first else 1
@@ -678,11 +695,18 @@ class Informer:
         """Apply one ADDED, MODIFIED or DELETED of `obj` (a raw object, or its document)."""
         value = self._transform(obj) if self._transform is not None and kind != "DELETED" else obj
         with self._lock:
+            was = self._store.get(key, _GONE)
             if kind == "DELETED":
                 changed = self._store.pop(key, None) is not None
             else:
                 changed = self._store.get(key) != value
                 self._store[key] = value
+            before = self._before
+            if before is not None and key not in before:
+                before[key] = was
+                if len(before) > len(self._store) // 2 + 64:
+                    # No consumer takes often enough for this to help: stop keeping old values.
+                    self._before = None
         if rv:
             self.resource_version = str(rv)
         self.events += 1
@@ -693,6 +717,18 @@ class Informer:
             return
         self.generation += 1
         self._on_change()
+
+
+_GONE = object()  # in `Informer._before`: the key had no value
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What changed in one store between two takes: the values replaced or removed, and the
+    values now in their place or added."""
+
+    before: list[Any]
+    after: list[Any]
 
 
 def _object_key(obj: RawObject) -> tuple[str, str]:
@@ -760,6 +796,7 @@ class KubeWatcher:
                 **self._options,
             )
         self.secret_informers: dict[str, Informer] = {}  # by Secret name
+        self._taken_names: list[str] = []  # the informers of the last `take`
 
     def start(self) -> KubeWatcher:
         self._started = True
@@ -809,6 +846,23 @@ class KubeWatcher:
         """Every stored value (what `transform` made of each object), type after type."""
         # Chained in C: the sidecar calls this every step, over every object in the cluster.
         return list(chain.from_iterable(informer.values() for informer in self.all_informers()))
+
+    def take(self) -> tuple[list[Any], Taken | None]:
+        """`values()`, and what changed in them since the last take (None: not known: the
+        first take, a relist since, a Secret's informer started or stopped since). Each type
+        is read at one moment, as in `values()`, together with its changes."""
+        informers = self.all_informers()
+        names = [informer.rtype.name for informer in informers]
+        takes = [informer.take() for informer in informers]
+        known = names == self._taken_names and all(t is not None for _, t in takes)
+        self._taken_names = names
+        values = list(chain.from_iterable(v for v, _ in takes))
+        if not known:
+            return values, None
+        changed = [t for _, t in takes if t is not None]
+        return values, Taken(
+            [v for t in changed for v in t.before], [v for t in changed for v in t.after]
+        )
 
     @property
     def generation(self) -> int:

@@ -330,3 +330,20 @@ def test_a_burst_of_1000_endpoint_changes_causes_few_reloads(
     reloads = m.value("birdgen_reloads_total", result="success") - before
     # At most one reload per max-delay window, plus the one after the burst.
     assert 1 <= reloads <= burst / 1.0 + 2, (reloads, burst)
+
+
+def test_a_change_after_the_sync_is_planned_from_what_the_informers_changed(
+    api: FakeApiServer, bird: Bird, start_sidecar: Callable[..., Running]
+) -> None:
+    # The loop hands the plan state what its informers changed since the last step (a
+    # `Feed`), so a step compares no other record; the view counts the steps fed so.
+    populate(api)
+    running = start_sidecar()
+    wait_for(lambda: {RANGE, WEB} <= bird.routes(), what="initial routes in BIRD")
+    view = running.sidecar.reconciler.state.view
+    fed = view.fed_updates
+    api.patch("EndpointSlice", "web-1", "default", lambda s: endpoint_slice("web", ["node-2"]))
+    wait_for(lambda: WEB not in bird.routes(), what="withdrawal after the move")
+    api.patch("EndpointSlice", "web-1", "default", lambda s: endpoint_slice("web", [NODE]))
+    wait_for(lambda: WEB in bird.routes(), what="route back")
+    assert view.fed_updates > fed

@@ -20,6 +20,7 @@ from kubeapi_server import FakeApiServer, new_api_client
 from birdgen.errors import InvalidInput
 from birdgen.model.resources import Environment
 from birdgen.pipeline import render_objects
+from birdgen.plan.incremental import Feed, Incremental
 from birdgen.sidecar.store import Lean
 from birdgen.sources.kube import KubeSource, KubeWatcher
 
@@ -168,9 +169,9 @@ def caught_up(watcher: KubeWatcher, target: int) -> bool:
     )
 
 
-def rendered(objects: list[Any], env: Environment) -> Any:
+def rendered(objects: list[Any], env: Environment, state: Incremental | None = None) -> Any:
     try:
-        out = render_objects(objects, env)
+        out = render_objects(objects, env, state)
         return (out.text, out.plan)
     except InvalidInput as exc:
         return str(exc)
@@ -214,7 +215,15 @@ def test_incremental_store_equals_a_fresh_list_and_renders_the_same(tmp_path: Pa
                 if informer.installed:
                     assert dict(informer.items()) == dict(zip(fresh.keys, fresh.items, strict=True)), informer.rtype.name  # fmt: skip
             incremental = rendered(watcher.values(), env)
-            assert incremental == rendered(source.list_all(), env)
+            want = rendered(source.list_all(), env)
+            assert incremental == want
+            # As the sidecar's loop steps: the watcher's take, and what it says changed since
+            # the last one (nothing after a relist), fed to the plan state of every example.
+            objects, taken = watcher.take()
+            takes.append(taken is not None)
+            feed = None if taken is None else Feed(objects, len(takes) - 1, len(takes), taken.before, taken.after)  # fmt: skip
+            state.expect(feed)
+            assert rendered(objects, env, state) == want
             valid.append(not isinstance(incremental, str))
             # An invalid object left in place would make every later example compare two equal
             # errors: take it away before the next one.
@@ -222,9 +231,12 @@ def test_incremental_store_equals_a_fresh_list_and_renders_the_same(tmp_path: Pa
             apply(server, ("delete", ("EndpointSlice", "bad-1", "default", "discovery.k8s.io/v1")))  # fmt: skip
 
         valid: list[bool] = []
+        takes: list[bool] = []  # per example: whether the take said what changed
+        state = Incremental()
         try:
             check()
             assert sum(valid) >= len(valid) // 2, "most examples must compare rendered configs"
+            assert sum(takes) >= len(takes) // 2, "most examples must feed what changed"
         finally:
             assert watcher.stop(timeout=5)
             api_client.close()
