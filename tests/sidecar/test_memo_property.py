@@ -8,6 +8,7 @@ that record until it changes, so unchanged Services reach the memo as the very s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -192,6 +193,19 @@ class FedStore(Store):
         return records, Feed(records, self.taken - 1, self.taken, before, after) if known else None
 
 
+def fed_takes(
+    history: list[tuple[list[tuple[str, Any]], bool]], state: Incremental
+) -> Iterator[list[Parsed]]:
+    """Each step's records, its take's `Feed` handed to `state` first, as the loop does."""
+    store = FedStore()
+    for step, known in history:
+        for op, what in step:
+            store.change(op, what)
+        records, feed = store.take(known)
+        state.expect(feed)
+        yield records
+
+
 # A step's changes (deletions and recreations among them), and whether its take knows them.
 fed_steps = st.lists(
     st.tuples(st.lists(changes, min_size=1, max_size=3), st.booleans() | st.just(True)),
@@ -207,12 +221,8 @@ fed_steps = st.lists(
 def test_a_plan_fed_what_changed_equals_a_plan_from_scratch(
     history: list[tuple[list[tuple[str, Any]], bool]],
 ) -> None:
-    store, state = FedStore(), Incremental()
-    for step, known in history:
-        for op, what in step:
-            store.change(op, what)
-        records, feed = store.take(known)
-        state.expect(feed)
+    state = Incremental()
+    for records in fed_takes(history, state):
         assert outcome(records, ENV, state) == outcome(records, ENV, None)
 
 
@@ -225,13 +235,9 @@ def test_a_plan_fed_what_changed_through_last_valid_equals_one_from_scratch(
 ) -> None:
     # `LastValid` renders other lists (an invalid object held or left out) to the same state
     # between two takes: the feed of the next take must then not be trusted.
-    store, state = FedStore(), Incremental()
+    state = Incremental()
     kept, fresh = LastValid(), LastValid()
-    for step, known in history:
-        for op, what in step:
-            store.change(op, what)
-        records, feed = store.take(known)
-        state.expect(feed)
+    for records in fed_takes(history, state):
         got = resolved(kept, records, lambda objs: render_objects(objs, ENV, state))
         want = resolved(fresh, records, lambda objs: render_objects(objs, ENV))
         assert got == want
