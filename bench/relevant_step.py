@@ -8,7 +8,7 @@ Local Service's only endpoint onto or off the node (its EndpointSlice re-parsed,
 event is), and one step's `render_objects` (assemble, plan, render) is timed in CPU seconds,
 four ways in turn in the same run: from scratch as `birdgen render` does it (every object
 assembled, every Service planned) with the cyclic collector on, the same with the collector
-paused (`pipeline.collector_paused`), the sidecar's `Incremental` state kept between steps,
+paused (`collector.collector_paused`), the sidecar's `Incremental` state kept between steps,
 that through `LastValid.resolve` and `accept` as the `Reconciler` calls it, and that again
 with the `Feed` the sidecar's informers give (the changed record named, so the step compares
 no other: the sidecar's whole render). Prints medians and ratios.
@@ -25,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from birdgen.collector import collector_paused
 from birdgen.model.parse import Parsed
 from birdgen.model.resources import Environment
-from birdgen.pipeline import Rendered, collector_paused, render_objects
+from birdgen.pipeline import Rendered, render_objects
 from birdgen.plan.incremental import Feed, Incremental
 from birdgen.sidecar.holding import LastValid
 from birdgen.sidecar.store import Lean

@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bird_daemon import BirdDaemon  # noqa: E402
 from relevant_step import Change  # noqa: E402
 
+from birdgen.collector import collector_paused  # noqa: E402
 from birdgen.model.parse import Parsed  # noqa: E402
-from birdgen.pipeline import Rendered, apply, collector_paused, render_objects  # noqa: E402
+from birdgen.pipeline import Rendered, apply, render_objects  # noqa: E402
 from birdgen.plan.incremental import Incremental  # noqa: E402
 from birdgen.reload import SocketReloader  # noqa: E402
 from birdgen.sidecar.drift import DriftWatch  # noqa: E402

@@ -16,10 +16,11 @@ from typing import Any, NoReturn
 import click
 
 from birdgen import __version__
+from birdgen.collector import collector_paused
 from birdgen.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, BirdgenError, SourceError
 from birdgen.explain import explain as explain_plan
 from birdgen.model.resources import Environment
-from birdgen.pipeline import Rendered, apply, collector_paused, render_objects
+from birdgen.pipeline import Rendered, apply, render_objects
 from birdgen.sources import files
 
 

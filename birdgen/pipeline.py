@@ -7,9 +7,7 @@ go through these two functions with their edges injected.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,21 +44,6 @@ def render_objects(
     else:
         cluster, plan = state.plan(objects, env)
     return Rendered(render(plan), plan, tuple(dict.fromkeys([*cluster.warnings, *plan.warnings])))
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while rendering: a render builds hundreds of thousands
-    of small objects that form no cycles, beside (in the sidecar) 41,000 long-lived records,
-    and each collection would walk them all again (measured: a third of the one-shot model
-    time, half of a sidecar step at 1,000 nodes). Reference counting still frees them."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 @dataclass(frozen=True)

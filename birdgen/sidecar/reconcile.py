@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from birdgen.backoff import Backoff
+from birdgen.collector import collector_paused
 from birdgen.errors import (
     BirdNotRun,
     ConfigRejected,
@@ -36,7 +37,7 @@ from birdgen.errors import (
     SourceError,
 )
 from birdgen.model.resources import Environment
-from birdgen.pipeline import Rendered, apply, collector_paused, render_objects
+from birdgen.pipeline import Rendered, apply, render_objects
 from birdgen.plan import NodePlan
 from birdgen.plan.incremental import Incremental
 from birdgen.reload import Reloader

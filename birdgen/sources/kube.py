@@ -44,6 +44,7 @@ from kubernetes import client, config
 from msgspec import UNSET
 
 from birdgen.backoff import Backoff
+from birdgen.collector import collector_paused
 from birdgen.errors import SourceError
 from birdgen.model.documents import DOCUMENTS, Document, ObjectMeta, decode, given
 from birdgen.model.parse import Parsed, parse_object, referenced_secrets
@@ -223,7 +224,15 @@ class KubeSource:
         With a `transform`, an item of a kind that has a typed document (Services,
         EndpointSlices: `birdgen.model.documents`) is decoded straight into it and the
         transform gets the document; any other item, or one whose JSON is not of the
-        document's shape, it gets as a raw object. Without one, items are raw objects."""
+        document's shape, it gets as a raw object. Without one, items are raw objects.
+
+        The cyclic collector is paused meanwhile (`birdgen.collector`): a list builds one
+        long-lived record per item and no cycles, and each collection on the way would walk
+        every record built so far again."""
+        with collector_paused():
+            return self._list_type(rtype, transform)
+
+    def _list_type(self, rtype: ResourceType, transform: Callable[[Any], Any] | None) -> Listing:
         items: list[Any] = []
         keys: list[tuple[str, str]] = []
         token: str | None = None

@@ -7,6 +7,7 @@ and bounded shutdown.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -492,3 +493,21 @@ def test_stop_is_bounded_while_backing_off(tmp_path: Path) -> None:
     assert not watcher.synced()
     assert watcher.stop(timeout=STOP_BOUND)
     api_client.close()
+
+
+def test_a_list_runs_with_the_cyclic_collector_paused(
+    server: FakeApiServer, source: KubeSource
+) -> None:
+    # Each collection during a sync would walk every record built so far again.
+    populate(server)
+    seen: list[bool] = []
+
+    def transform(item: Any) -> Any:
+        seen.append(gc.isenabled())
+        return item
+
+    services = next(t for t in source.types if t.kind == "Service")
+    assert gc.isenabled()
+    assert source.list_type(services, transform).items
+    assert seen and not any(seen)
+    assert gc.isenabled()
