@@ -1,8 +1,8 @@
-"""model: the lean typed documents Services and EndpointSlices are decoded into, at the edge.
+"""model: the lean typed documents Services, EndpointSlices and v1 Nodes are decoded into.
 
 Services and EndpointSlices are nearly all of a cluster's objects (39,000 of 41,000 at 1,000
-nodes). Each is read into one of these `msgspec` Structs, which declare only the fields birdgen
-reads: from JSON bytes (a list page's item, a watch event's object: `decode`) msgspec builds
+nodes), and a v1 Node is mostly status birdgen never reads. Each is read into one of these
+`msgspec` Structs, which declare only the fields birdgen reads: from JSON bytes (a list page's item, a watch event's object: `decode`) msgspec builds
 the document in C and skips everything else unread, and from a mapping (a manifest file, or JSON
 that was decoded as a whole) `msgspec.convert` does the same. `birdgen.model.kube` then makes
 the record from the document, so files, list pages and watch events share one reader.
@@ -32,6 +32,11 @@ class ObjectMeta(Struct):
 
 class LabelledMeta(ObjectMeta):
     labels: dict[str, Any] | UnsetType | None = UNSET
+
+
+class NodeMeta(ObjectMeta):
+    labels: dict[str, Any] | UnsetType | None = UNSET
+    annotations: dict[str, Any] | UnsetType | None = UNSET
 
 
 class ServiceSpec(Struct):
@@ -88,8 +93,17 @@ class EndpointSliceDocument(Document):
     endpoints: list[SliceEndpoint] | UnsetType | None = UNSET
 
 
+class NodeDocument(Document):
+    """A v1 Node: its labels and annotations; its status (most of its bytes, and what every
+    kubelet heartbeat changes) is skipped unread."""
+
+    KIND: ClassVar[str] = "Node"
+    API_VERSION: ClassVar[str] = "v1"
+    metadata: NodeMeta | UnsetType | None = UNSET
+
+
 DOCUMENTS: dict[tuple[str, str], type[Document]] = {
-    (d.API_VERSION, d.KIND): d for d in (ServiceDocument, EndpointSliceDocument)
+    (d.API_VERSION, d.KIND): d for d in (ServiceDocument, EndpointSliceDocument, NodeDocument)
 }
 _DECODERS = {d: msgspec.json.Decoder(d) for d in DOCUMENTS.values()}
 

@@ -19,6 +19,8 @@ from birdgen.model.documents import (
     EndpointSliceDocument,
     LabelledMeta,
     LoadBalancerStatus,
+    NodeDocument,
+    NodeMeta,
     ServiceDocument,
     ServiceSpec,
     ServiceStatus,
@@ -33,6 +35,7 @@ from birdgen.model.values import (
     is_label_value,
     parse_ip,
     parse_ip_or_cidr,
+    parse_label_key,
     parse_local_asn,
     parse_str,
     show,
@@ -315,16 +318,20 @@ def parse_endpoints(
 
 
 def parse_kube_node(
-    obj: dict[str, Any], name: str, problems: list[Problem], warnings: list[str]
+    obj: dict[str, Any] | NodeDocument, name: str, problems: list[Problem], warnings: list[str]
 ) -> Node:
     """A Kubernetes Node, as Calico's KDD mode sees it: BGP data from `projectcalico.org/` annotations.
 
     Calico ignores invalid annotations (the node then simply lacks that value); birdgen does the
     same and says so on stderr.
     """
-    meta = Fields("Node", name, obj.get("metadata"), "metadata", problems)
-    labels = label_map(meta, "labels")
-    annotations = label_map(meta, "annotations")
+    doc = obj if isinstance(obj, NodeDocument) else from_mapping(NodeDocument, obj)
+    maps = _node_maps(doc) if isinstance(doc, NodeDocument) else None
+    if maps is None:
+        raw = as_mapping(obj) if isinstance(obj, NodeDocument) else obj
+        meta = Fields("Node", name, raw.get("metadata"), "metadata", problems)
+        maps = label_map(meta, "labels"), label_map(meta, "annotations")
+    labels, annotations = maps
 
     def annotation(key: str, parse: Any) -> Any:
         raw = annotations.get(ANNOTATION_PREFIX + key)
@@ -365,6 +372,28 @@ def parse_kube_node(
         rr_cluster_id=str(cluster_id) if cluster_id else "",
         labels=labels,
     )
+
+
+def _node_maps(doc: NodeDocument) -> tuple[dict[str, str], dict[str, str]] | None:
+    """A Node document's labels and annotations when every key and value is a valid string
+    (what `label_map` then gives as they are); None at the first surprise, for `Fields`."""
+    meta = doc.metadata or _NO_NODE_META
+    labels, annotations = meta.labels or {}, meta.annotations or {}
+    try:
+        for key, value in labels.items():
+            if value.__class__ is not str or not is_label_value(value):
+                return None
+            parse_label_key(key)
+        for key, value in annotations.items():
+            if value.__class__ is not str:
+                return None
+            parse_label_key(key)
+    except ValueError:
+        return None
+    return dict(labels), dict(annotations)
+
+
+_NO_NODE_META = NodeMeta()
 
 
 def _node_address(value: Any) -> Any:

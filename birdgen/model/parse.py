@@ -23,7 +23,7 @@ from birdgen.model.calico import (
     parse_calico_node,
     parse_ip_pool,
 )
-from birdgen.model.documents import Document, given
+from birdgen.model.documents import Document, NodeDocument, given
 from birdgen.model.kube import (
     parse_endpoint_slice,
     parse_endpoints,
@@ -88,8 +88,8 @@ class Parsed:
 
 
 def parse_object(obj: Any) -> Parsed:
-    """Recognise, name and parse one raw object (a mapping, or a Service's or EndpointSlice's
-    typed document as the cluster edge decodes them)."""
+    """Recognise, name and parse one raw object (a mapping, or a Service's, EndpointSlice's or
+    v1 Node's typed document as the cluster edge decodes them)."""
     problems: list[Problem] = []
     notices: list[str] = []
     if isinstance(obj, Document):
@@ -98,7 +98,8 @@ def parse_object(obj: Any) -> Parsed:
             problems.append(Problem(obj.KIND, "?", "metadata", "is required"))
             key = None
         else:
-            key = _named(obj.KIND, given(meta.name), given(meta.namespace), problems)
+            kind = "KubeNode" if isinstance(obj, NodeDocument) else obj.KIND
+            key = _named(kind, given(meta.name), given(meta.namespace), problems)
     else:
         key = _key(obj, problems, notices)
     if key is None:

@@ -1,7 +1,7 @@
 """sidecar: what the sidecar keeps of each object (sources -> **store** -> reconcile).
 
 The informers hand every object, as it arrives in a list page or a watch event, to `Lean`
-(Services and EndpointSlices as the typed documents the edge decodes them into, the rest as
+(Services, EndpointSlices and v1 Nodes as the typed documents the edge decodes them into, the rest as
 raw objects): it is parsed once, here, into its record (`birdgen.model.parse.parse_object`,
 the same reader `birdgen render` uses), and an EndpointSlice is reduced to what this node's
 plan reads of it (`birdgen.plan.services.as_seen_from`). The store keeps that, never the raw

@@ -7,7 +7,7 @@ a YAML manifest (`apiVersion`, `kind`, `metadata`, `spec`, `status`), the same s
 `kubernetes` client is used for transport only: every response is read raw
 (`_preload_content=False`), because the client's generated models are slow and rename fields to
 snake_case. For the informers (which have a `transform`), Services and EndpointSlices — nearly
-all of a cluster's objects — are decoded by msgspec straight into their typed documents
+all of a cluster's objects — and v1 Nodes (mostly status, unread) are decoded by msgspec straight into their typed documents
 (`birdgen.model.documents`), item by item, skipping every field birdgen does not read; every
 other response, and an item whose JSON is not of its document's shape, is decoded whole by
 `birdgen.sources.jsontext` (orjson), the decoder files are read with.
@@ -222,7 +222,7 @@ class KubeSource:
         an optional type is absent.
 
         With a `transform`, an item of a kind that has a typed document (Services,
-        EndpointSlices: `birdgen.model.documents`) is decoded straight into it and the
+        EndpointSlices, v1 Nodes: `birdgen.model.documents`) is decoded straight into it and the
         transform gets the document; any other item, or one whose JSON is not of the
         document's shape, it gets as a raw object. Without one, items are raw objects.
 

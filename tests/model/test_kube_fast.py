@@ -1,4 +1,4 @@
-"""The fast readers for Services and EndpointSlices (their typed documents,
+"""The fast readers for Services, EndpointSlices and v1 Nodes (their typed documents,
 `birdgen.model.documents`, and the record made from one) against the `Fields` readers they
 shortcut, and both against records written by hand (the oracle that is not birdgen).
 
@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from birdgen.errors import Problem
 from birdgen.model import documents, kube
+from birdgen.model.parse import parse_object
 from birdgen.model.resources import Endpoint, EndpointSlice, Family, Service
 
 # Values that are right for some field, wrong for others, or wrong everywhere.
@@ -361,3 +362,90 @@ def test_slice_readers_match_the_written_record(
     problems: list[Problem] = []
     assert kube._slice_fields(obj, "default", "web-abc", problems) == expected
     assert problems == []
+
+
+# --- v1 Nodes: the document's labels and annotations against `label_map` ---------------------
+
+node_keys = st.sampled_from(
+    ["kubernetes.io/hostname", "zone", "projectcalico.org/IPv4Address",
+     "projectcalico.org/ASNumber", "bad key", "-dash", "a/b/c", "x" * 64, "Upper.Case/ok"]
+)  # fmt: skip
+node_values = st.one_of(
+    st.sampled_from(["", "node-1", "10.0.0.2/16", "64512", "has space", "y" * 64]), ANY_VALUE
+)
+node_maps = st.one_of(ANY_VALUE, st.dictionaries(node_keys, node_values, max_size=4))
+nodes = merged(
+    maybe(
+        "metadata",
+        st.one_of(
+            ANY_VALUE,
+            merged(
+                maybe("labels", node_maps),
+                maybe("annotations", node_maps),
+                maybe("name", ANY_VALUE),
+            ),
+        ),
+    ),
+    maybe("status", st.one_of(ANY_VALUE, st.just({"addresses": [{"type": "InternalIP"}]}))),
+)
+
+
+def node_fields(obj: dict[str, Any], problems: list[Problem]) -> Any:
+    """The `Fields` reading of a Node's maps, as `parse_kube_node` falls back on it."""
+    meta = kube.Fields("Node", "node-1", obj.get("metadata"), "metadata", problems)
+    return kube.label_map(meta, "labels"), kube.label_map(meta, "annotations")
+
+
+@settings(max_examples=500)
+@given(nodes)
+def test_a_node_document_reads_back_as_the_object(obj: dict[str, Any]) -> None:
+    reads_back(documents.NodeDocument, obj, node_fields)
+
+
+@settings(max_examples=1000)
+@given(nodes)
+def test_node_fast_reader_agrees(obj: dict[str, Any]) -> None:
+    problems: list[Problem] = []
+    reference = node_fields(obj, problems)
+    try:
+        doc = document(documents.NodeDocument, obj)
+    except kube._Surprise:
+        return
+    assert isinstance(doc, documents.NodeDocument)
+    fast = kube._node_maps(doc)
+    if fast is not None:
+        assert problems == []
+        assert fast == reference
+
+
+def test_the_node_fast_reader_takes_the_usual_shape_and_skips_the_status() -> None:
+    node = {
+        "metadata": {
+            "name": "node-1",
+            "labels": {"kubernetes.io/hostname": "node-1", "topology.kubernetes.io/zone": "b"},
+            "annotations": {"projectcalico.org/IPv4Address": "10.0.0.2/16", "note": "any text"},
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    doc = documents.decode(documents.NodeDocument, orjson.dumps(node))
+    assert isinstance(doc, documents.NodeDocument)
+    assert "status" not in documents.as_mapping(doc)
+    assert kube._node_maps(doc) == node_fields(node, [])
+    record = kube.parse_kube_node(doc, "node-1", [], [])
+    assert record == kube.parse_kube_node(node, "node-1", [], [])
+    assert str(record.ipv4) == "10.0.0.2/16" and record.labels["topology.kubernetes.io/zone"] == "b"
+    # Keyed as the mapping is: a v1 Node, not Calico's Node of the same name.
+    assert parse_object(doc) == parse_object({"apiVersion": "v1", "kind": "Node", **node})
+    assert parse_object(doc).key == ("KubeNode", "", "node-1")
+
+
+def test_a_bad_node_label_in_a_document_is_still_reported_by_name() -> None:
+    node = {"metadata": {"name": "node-1", "labels": {"zone": "has space"}}}
+    doc = documents.decode(documents.NodeDocument, orjson.dumps(node))
+    assert isinstance(doc, documents.NodeDocument) and kube._node_maps(doc) is None
+    problems: list[Problem] = []
+    kube.parse_kube_node(doc, "node-1", problems, [])
+    assert [p.field for p in problems] == ["metadata.labels.zone"]
+    from_mapping: list[Problem] = []
+    node_fields(node, from_mapping)
+    assert problems == from_mapping
