@@ -235,8 +235,13 @@ def test_incremental_store_equals_a_fresh_list_and_renders_the_same(tmp_path: Pa
         state = Incremental()
         try:
             check()
-            assert sum(valid) >= len(valid) // 2, "most examples must compare rendered configs"
-            assert sum(takes) >= len(takes) // 2, "most examples must feed what changed"
+            # Guards against a vacuous run, not a statistic to hold exactly: half to most of the
+            # examples end valid and are fed (19-35 and 19-27 of 40 in four runs; one event in 16
+            # puts an invalid object, one relists), so "at least half" failed about one run in
+            # three; an eighth fails about once in 10^5 runs and still needs several compared
+            # configs and fed steps.
+            assert sum(valid) >= len(valid) // 8, "examples must compare rendered configs"
+            assert sum(takes) >= len(takes) // 8, "examples must feed what changed"
         finally:
             assert watcher.stop(timeout=5)
             api_client.close()
