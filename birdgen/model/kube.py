@@ -312,7 +312,7 @@ def parse_endpoints(
                 node = addr.get("nodeName", parse_str, "")
                 by_family.setdefault(Family(ip.version), []).append(Endpoint(node, ready))
     return [
-        EndpointSlice(namespace, name, name, family.k8s_name, tuple(eps), legacy=True)
+        EndpointSlice(namespace, name, name, family.k8s_name, tuple(eps))
         for family, eps in sorted(by_family.items())
     ]
 

@@ -215,12 +215,6 @@ class EndpointSlice:
     service_name: str
     address_type: str  # IPv4, IPv6 or FQDN
     endpoints: tuple[Endpoint, ...]
-    legacy: bool = False  # built from v1 Endpoints
-
-    @property
-    def ref(self) -> Ref:
-        kind = "Endpoints" if self.legacy else "EndpointSlice"
-        return Ref(kind, self.name, self.namespace)
 
 
 @dataclass(frozen=True)

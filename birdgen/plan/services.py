@@ -464,9 +464,7 @@ def as_seen_from(eps: EndpointSlice, node_name: str) -> EndpointSlice:
         return eps
     if kept == _ONLY_ELSEWHERE:
         kept = _ONLY_ELSEWHERE  # most slices, as seen from one node: one tuple for them all
-    return EndpointSlice(
-        eps.namespace, eps.name, eps.service_name, eps.address_type, tuple(kept), eps.legacy
-    )
+    return EndpointSlice(eps.namespace, eps.name, eps.service_name, eps.address_type, tuple(kept))
 
 
 def _service_addresses(svc: Service, ranges: Ranges) -> list[tuple[IPAddress, str]]:
