@@ -13,7 +13,8 @@ making it) or to keep the old way as a baseline in the same run (after):
   pyyaml  every YAML file read by PyYAML (libyaml's parser, kubectl's resolver table), the
           path `birdgen.sources.files` takes when its screen finds a scalar that YAML 1.1
           and 1.2 may read differently: the same-run baseline for yaml-rs;
-  json    JSON read by the standard library's `json` instead of orjson;
+  json    JSON read by the standard library's `json` instead of msgspec (no typed documents
+          straight from the bytes, either: every object is converted from its mapping);
   nogc    the cyclic garbage collector off for the run (`gc.disable()`; the one-shot CLI
           already does this around load, model and plan).
 """
@@ -71,9 +72,10 @@ def main() -> None:
 
         from birdgen.sources import jsontext
 
-        # jsontext is every edge's one JSON decoder; it calls `orjson.loads` at call time.
-        jsontext.orjson.loads = stdlib_json.loads  # type: ignore[attr-defined]
-        jsontext.orjson.JSONDecodeError = stdlib_json.JSONDecodeError  # type: ignore[attr-defined]
+        # jsontext is every edge's one JSON decoder, looked up at call time; with no text
+        # "typed alike", nothing is read by msgspec into the typed documents either.
+        jsontext.loads = lambda data: stdlib_json.loads(data.decode() if isinstance(data, bytes) else data)  # type: ignore[assignment]  # fmt: skip
+        jsontext.typed_alike = lambda data: False  # type: ignore[assignment]
 
     files.parse_text = timed("parse", files.parse_text)
     cli.files.load = timed("load", files.load)  # read + parse; "read" = load - parse

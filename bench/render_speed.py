@@ -8,8 +8,8 @@ same-run baselines: the figures of "Reading with libraries" in docs/performance.
 Four renders of `birdgen render -f DIR --node node-0001 -o OUT`, each in fresh processes through
 `bench/_probe.py`, repetitions interleaved so that a change of load hits all four alike:
 YAML as birdgen reads it (yaml-rs behind the screen) and with every file read by PyYAML
-(`--what-if pyyaml`), JSON as birdgen reads it (orjson) and with the standard library's `json`
-(`--what-if json`). Medians of wall time, of the process's user + system CPU time (`wait4`:
+(`--what-if pyyaml`), JSON as birdgen reads it (msgspec, straight into the typed documents)
+and with the standard library's `json` (`--what-if json`). Medians of wall time, of the process's user + system CPU time (`wait4`:
 on a loaded machine CPU time is the steadier figure) and of each stage; the machine's load
 average before and after; the check that all four write the same bytes. The data sets are
 `bench/run.py`'s (cached in bench/out/), or the directories given.
@@ -30,7 +30,7 @@ END_MARK = "<!-- bench:render-speed:end -->"
 CASES = [  # (label, format, what-if)
     ("YAML, birdgen (yaml-rs + screen)", "yaml", ""),
     ("YAML, what-if pyyaml: PyYAML (libyaml) for every file", "yaml", "pyyaml"),
-    ("JSON, birdgen (orjson)", "json", ""),
+    ("JSON, birdgen (msgspec, typed documents)", "json", ""),
     ("JSON, what-if json: the standard library's `json`", "json", "json"),
 ]
 STAGES = ("imports", "read", "parse", "model", "plan", "render")

@@ -34,8 +34,8 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     sys.exit(code)
 
 
-def load(paths: Sequence[str], kubeconfig: str | None, in_cluster: bool) -> list[dict[str, Any]]:
-    objects: list[dict[str, Any]] = []
+def load(paths: Sequence[str], kubeconfig: str | None, in_cluster: bool) -> list[files.Manifest]:
+    objects: list[files.Manifest] = []
     if kubeconfig or in_cluster:
         from birdgen.sources.kube import (  # the kubernetes client is slow to import
             KubeSource,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from birdgen.errors import InvalidInput
+from birdgen.model.documents import Document
 from birdgen.model.parse import Parsed, parse_cluster
 from birdgen.model.resources import Environment
 from birdgen.plan import NodePlan, build_plan
@@ -29,7 +30,7 @@ class Rendered:
 
 
 def render_objects(
-    objects: Sequence[dict[str, Any] | Parsed],
+    objects: Sequence[dict[str, Any] | Document | Parsed],
     env: Environment,
     state: Incremental | None = None,
 ) -> Rendered:

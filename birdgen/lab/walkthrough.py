@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from birdgen.lab.bird import BirdDaemon
 from birdgen.lab.netns import CommandError, LabError, is_root, wait_until
@@ -63,7 +63,13 @@ def load_base(directory: Path | None = None) -> list[RawObject]:
     path = directory or default_manifests_dir()
     if not path.is_dir():
         raise LabError(f"walkthrough manifests not found at {path} (pass the directory explicitly)")
-    return files.load([str(path)])
+    objects = files.load([str(path)])
+    if not all(isinstance(obj, dict) for obj in objects):
+        # JSON gives typed documents, which the variants below cannot edit.
+        raise LabError(
+            f"{path}: the walkthrough's manifests are edited as they are: give them as YAML"
+        )
+    return cast(list[RawObject], objects)
 
 
 # --- manifest variants: pure functions, raw objects in, new raw objects out -------------------

@@ -2,9 +2,10 @@
 
 Services and EndpointSlices are nearly all of a cluster's objects (39,000 of 41,000 at 1,000
 nodes), and a v1 Node is mostly status birdgen never reads. Each is read into one of these
-`msgspec` Structs, which declare only the fields birdgen reads: from JSON bytes (a list page's item, a watch event's object: `decode`) msgspec builds
-the document in C and skips everything else unread, and from a mapping (a manifest file, or JSON
-that was decoded as a whole) `msgspec.convert` does the same. `birdgen.model.kube` then makes
+`msgspec` Structs, which declare only the fields birdgen reads: from JSON bytes (a list page's
+item, a watch event's object, a JSON file's object: `decode`) msgspec builds the document in C
+and skips everything else unread, and from a mapping (a YAML file's object, or JSON that was
+decoded as a whole) `msgspec.convert` does the same. `birdgen.model.kube` then makes
 the record from the document, so files, list pages and watch events share one reader.
 
 What the documents check is shape only: that `spec` is a mapping, `endpoints` a list of
@@ -108,12 +109,12 @@ DOCUMENTS: dict[tuple[str, str], type[Document]] = {
 _DECODERS = {d: msgspec.json.Decoder(d) for d in DOCUMENTS.values()}
 
 
-def decode(document: type[Document], data: bytes) -> Document | None:
+def decode(document: type[Document], data: bytes | msgspec.Raw) -> Document | None:
     """One object's JSON as its document; None when it is not JSON of that shape (read it as
     a mapping then: the reader of that path names what is wrong)."""
     try:
         return _DECODERS[document].decode(data)
-    except msgspec.DecodeError:  # ValidationError included
+    except (msgspec.DecodeError, RecursionError):  # ValidationError included; deep nesting
         return None
 
 
@@ -121,7 +122,9 @@ def from_mapping(document: type[Document], obj: dict[str, Any]) -> Document | No
     """A mapping (a file's object) as its document; None when its shape is not the document's."""
     try:
         return msgspec.convert(obj, document)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, UnicodeEncodeError):
+        # The latter: msgspec naming a string with a lone surrogate (JSON can carry one) in
+        # the error it was raising.
         return None
 
 

@@ -89,19 +89,10 @@ class Parsed:
 
 def parse_object(obj: Any) -> Parsed:
     """Recognise, name and parse one raw object (a mapping, or a Service's, EndpointSlice's or
-    v1 Node's typed document as the cluster edge decodes them)."""
+    v1 Node's typed document as the edges decode them from JSON)."""
     problems: list[Problem] = []
     notices: list[str] = []
-    if isinstance(obj, Document):
-        meta = obj.metadata
-        if meta is None or meta is UNSET:
-            problems.append(Problem(obj.KIND, "?", "metadata", "is required"))
-            key = None
-        else:
-            kind = "KubeNode" if isinstance(obj, NodeDocument) else obj.KIND
-            key = _named(kind, given(meta.name), given(meta.namespace), problems)
-    else:
-        key = _key(obj, problems, notices)
+    key = _key(obj, problems, notices)
     if key is None:
         return Parsed(None, None, tuple(problems), tuple(notices))
     return _parse_keyed(key, obj, problems, notices)
@@ -130,6 +121,13 @@ def index(objects: Iterable[Any], problems: list[Problem], notices: list[str]) -
 
 
 def _key(obj: Any, problems: list[Problem], notices: list[str]) -> Key | None:
+    if isinstance(obj, Document):
+        meta = obj.metadata
+        if meta is None or meta is UNSET:
+            problems.append(Problem(obj.KIND, "?", "metadata", "is required"))
+            return None
+        typed = "KubeNode" if isinstance(obj, NodeDocument) else obj.KIND
+        return _named(typed, given(meta.name), given(meta.namespace), problems)
     kind = kind_of(obj) if isinstance(obj, dict) else None
     if kind is None:
         fields = obj if isinstance(obj, dict) else {}
@@ -207,7 +205,7 @@ def _record(key: Key, obj: Any, problems: list[Problem], warnings: list[str]) ->
 
 
 def parse_cluster(
-    objects: Iterable[dict[str, Any] | Parsed], notices: list[str] | None = None
+    objects: Iterable[dict[str, Any] | Document | Parsed], notices: list[str] | None = None
 ) -> Cluster:
     """Every object parsed and validated; raises `InvalidInput` naming every problem found.
 

@@ -35,6 +35,7 @@ from operator import is_not
 from typing import Any
 
 from birdgen.errors import InvalidInput
+from birdgen.model.documents import Document
 from birdgen.model.parse import Key, Parsed, assemble, parse_object
 from birdgen.model.resources import Cluster, EndpointSlice, Environment, Service
 from birdgen.plan.build import Kept, build_plan
@@ -80,7 +81,7 @@ class ClusterView:
         self.fed_updates = 0  # updates that took what changed from a `Feed` (for tests, bench)
 
     def update(
-        self, objects: Sequence[Parsed | dict[str, Any]], feed: Feed | None = None
+        self, objects: Sequence[Parsed | dict[str, Any] | Document], feed: Feed | None = None
     ) -> tuple[Cluster, dict[ServiceKey, Service | None]]:
         """The cluster of `objects` (later ones replacing earlier ones of the same key, as in
         `parse_cluster`), and each Service changed since `planned()` with its record (None
@@ -137,7 +138,7 @@ class ClusterView:
         return [(key, p) for key, p in now.items() if self._by_key.get(key) is not p]
 
     def _changes(
-        self, objects: Sequence[Parsed | dict[str, Any]]
+        self, objects: Sequence[Parsed | dict[str, Any] | Document]
     ) -> list[tuple[Key, Parsed | None]]:
         """Each key whose record is not the very object of the last update (None: gone)."""
         old = self._records
@@ -241,7 +242,7 @@ class Incremental:
         self.feed = feed
 
     def plan(
-        self, objects: Sequence[Parsed | dict[str, Any]], env: Environment
+        self, objects: Sequence[Parsed | dict[str, Any] | Document], env: Environment
     ) -> tuple[Cluster, NodePlan]:
         cluster, touched = self.view.update(objects, self.feed)
         plan = build_plan(cluster, env, self.kept, touched)

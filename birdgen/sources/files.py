@@ -23,9 +23,14 @@ libraries do the reading:
 start in block context and what starts there, and errs on the side of PyYAML;
 `tests/sources/test_yaml_read.py` checks both paths against PyYAML on hand-written, generated
 and damaged YAML, and pins yaml-rs's resolver scalar by scalar. Files are read as bytes: RE2,
-yaml-rs and orjson take UTF-8 bytes without a decoded copy. JSON is read by
-`birdgen.sources.jsontext` (orjson, and the standard library's `json` for what orjson refuses:
-integers beyond 64 bits; error wording), as list pages and watch events are.
+yaml-rs and msgspec take UTF-8 bytes without a decoded copy.
+
+JSON is read by `birdgen.sources.jsontext` (msgspec, and the standard library's `json` for what
+msgspec refuses, with `json`'s values and error wording), as list pages and watch events are:
+a Service, EndpointSlice or v1 Node, alone or an item of a list, is decoded straight into its
+typed document (`birdgen.model.documents`), each list item peeked at for its apiVersion and
+kind first; anything else as a whole. `tests/sources/test_json_read.py` checks the model gets
+from it what it gets from `json.loads`.
 """
 
 from __future__ import annotations
@@ -37,14 +42,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 import re2
 import yaml
 import yaml_rs
+from msgspec import UNSET, UnsetType
 
 from birdgen.errors import SourceError
+from birdgen.model.documents import DOCUMENTS, Document, given
 from birdgen.sources import jsontext
 
 RawObject = dict[str, Any]
+# What a file gives: a raw object, or (from JSON) a Service's, EndpointSlice's or v1 Node's
+# typed document, as the cluster edge gives them; the model reads both alike.
+Manifest = RawObject | Document
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -203,9 +214,9 @@ def _body_end(data: bytes, start: int, column: int) -> int:
     return end
 
 
-def load(paths: Sequence[str], stdin: IO[str] | None = None) -> list[RawObject]:
+def load(paths: Sequence[str], stdin: IO[str] | None = None) -> list[Manifest]:
     """Every object in the given files and directories, in the order given (`-` is stdin)."""
-    objects: list[RawObject] = []
+    objects: list[Manifest] = []
     for path in paths:
         if path == "-":
             objects.extend(parse_text((stdin or sys.stdin).read(), "<stdin>"))
@@ -227,7 +238,7 @@ def _expand(path: Path) -> list[Path]:
     return [path]
 
 
-def parse_text(text: str | bytes, origin: str) -> list[RawObject]:
+def parse_text(text: str | bytes, origin: str) -> list[Manifest]:
     """The objects in one YAML (multi-document) or JSON text: a file's bytes (UTF-8) or a str."""
     try:
         docs = _read_json_or_yaml(text.encode() if isinstance(text, str) else text, origin)
@@ -241,16 +252,56 @@ def parse_text(text: str | bytes, origin: str) -> list[RawObject]:
         raise SourceError(f"{origin}: nested too deeply to read") from None
     except ValueError as exc:  # an integer of more than 4,300 digits, which Python refuses
         raise SourceError(f"{origin}: cannot read: {str(exc).split(';')[0]}") from None
-    objects: list[RawObject] = []
+    objects: list[Manifest] = []
     for index, doc in enumerate(docs):
         objects.extend(_flatten(doc, f"{origin} document {index + 1}"))
     return objects
 
 
+class _Top(msgspec.Struct):
+    """A JSON file's object, its list items (if any) still JSON."""
+
+    apiVersion: Any = UNSET
+    kind: Any = UNSET
+    items: list[msgspec.Raw] | UnsetType = UNSET
+
+
+_TOP = msgspec.json.Decoder(_Top)
+
+
 def _read_json(data: bytes) -> Any:
-    # Integers beyond 64 bits come back from `json` (the model then refuses them field by
-    # field), with its wording and limits for what is really malformed.
-    return jsontext.loads(data)
+    """A JSON file's value, as `json` reads it, except that each object of a kind with a
+    typed document (alone, or an item of a list: nearly all of a cluster dump) is that
+    document; of a list, only apiVersion, kind and items are kept (all `_flatten` reads)."""
+    if jsontext.typed_alike(data):
+        try:
+            top = _TOP.decode(data)
+        except (msgspec.DecodeError, RecursionError):
+            pass  # not an object, or one msgspec does not read: as a whole
+        else:
+            kind = top.kind
+            if top.items is UNSET or not (isinstance(kind, str) and kind.endswith("List")):
+                return jsontext.read_object(data, _document(top.apiVersion, kind))
+            api = given(top.apiVersion)
+            return {"apiVersion": api, "kind": kind,
+                    "items": [_read_item(item, api, kind[: -len("List")]) for item in top.items]}  # fmt: skip
+    return jsontext.loads(data)  # as a whole: `json`'s values, or its error and wording
+
+
+def _read_item(data: msgspec.Raw, list_api: Any, item_kind: str) -> Any:
+    head = jsontext.peek(data)
+    if head is None:
+        return jsontext.loads(bytes(data))
+    api, kind = head
+    if kind is UNSET:  # as `_flatten` restores it (none for a `List`: item_kind is "")
+        api, kind = (list_api if api is UNSET else api), item_kind
+    return jsontext.read_object(data, _document(api, kind))
+
+
+def _document(api: Any, kind: Any) -> type[Document] | None:
+    if isinstance(api, str) and isinstance(kind, str):
+        return DOCUMENTS.get((api, kind))
+    return None
 
 
 _JSON_START = re.compile(rb"\s*[\[{]")
@@ -307,8 +358,11 @@ def _has_marker(data: bytes) -> bool:
     return False
 
 
-def _flatten(doc: Any, where: str) -> Iterator[RawObject]:
+def _flatten(doc: Any, where: str) -> Iterator[Manifest]:
     if doc is None:
+        return
+    if isinstance(doc, Document):
+        yield doc
         return
     if isinstance(doc, list):  # a bare JSON array of objects
         for item in doc:

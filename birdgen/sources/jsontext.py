@@ -1,24 +1,94 @@
 """sources: the one JSON decoder of every edge — manifests, list pages, watch events.
 
-orjson reads JSON several times faster than the standard library's `json`, which matters at
-the cluster edge: one node's initial sync reads 54 MiB of list pages. What orjson refuses
-(integers beyond 64 bits, NaN, lone surrogates; and text that is not JSON at all) is read again
-by `json`, so every input gives what `json.loads` gives: its values, or its error and wording.
+msgspec reads JSON several times faster than the standard library's `json`, which matters at
+the cluster edge (one node's initial sync reads 54 MiB of list pages) and for a cluster's dump
+in files. What msgspec refuses (NaN and infinities, lone surrogates, nesting near Python's
+recursion limit; and text that is not JSON at all) is read again by `json`, so every input
+gives what `json.loads` gives: its values (integers of any size exactly), or its error and
+wording. (orjson, once used here, reads integers beyond 64 bits as inexact floats.)
+
+Objects of the kinds with a typed document (Services, EndpointSlices, v1 Nodes:
+`birdgen.model.documents`) are read straight into it (`read_object`), skipping every field
+birdgen does not read; `peek` tells an object's apiVersion and kind without building it. In
+what it skips unread msgspec takes more than `json` does: bytes that are not UTF-8 and integers
+too long for Python, so `typed_alike` says whether a text is free of both (read it with `loads`
+otherwise).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import Any
 
-import orjson
+import msgspec
+import re2
+from msgspec import UNSET
+
+from birdgen.model.documents import Document, decode
 
 
 def loads(data: bytes | str) -> Any:
     """The value of one JSON text; raises `json.JSONDecodeError` (a ValueError) as `json` does."""
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        # Bytes as UTF-8 (what orjson and the API server speak), not `json`'s guess at UTF-16
+        return msgspec.json.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        # Bytes as UTF-8 (what msgspec and the API server speak), not `json`'s guess at UTF-16
         # or UTF-32; a byte that is not UTF-8 is a UnicodeDecodeError, a ValueError too.
         return json.loads(data.decode() if isinstance(data, bytes) else data)
+
+
+class _Peek(msgspec.Struct):
+    apiVersion: Any = UNSET
+    kind: Any = UNSET
+
+
+_PEEK = msgspec.json.Decoder(_Peek)
+# Every _STRIDE-th byte of a text: a run of n digits holds n // _STRIDE of them in a row (at
+# least 10: Python's limit is 640 digits or more), so runs of digits too long for Python are
+# looked for in that sample, a 64th of the bytes, and in the text only where the sample has one.
+_STRIDE = 64
+
+
+def typed_alike(data: bytes) -> bool:
+    """Whether msgspec reads `data` as `json` would, fields it skips included: all UTF-8, and
+    no integer too long for Python (`json` refuses one, msgspec skips it unread)."""
+    if not data.isascii():
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            return False
+    return not _has_long_digits(data, sys.get_int_max_str_digits())
+
+
+def _has_long_digits(data: bytes, limit: int) -> bool:
+    """Whether `data` has a run of more than `limit` digits (0: no limit). A string or a
+    fraction with one is harmless, and is only read the slower way."""
+    if limit <= 0:
+        return False
+    least = (limit + 1) // _STRIDE
+    run = re.compile(rb"[0-9]{%d}" % (limit + 1))
+    for sampled in re2.finditer(rb"[0-9]{%d,}" % least, data[::_STRIDE]):
+        first, end = sampled.span()
+        if run.search(data, max(0, (first - 1) * _STRIDE + 1), end * _STRIDE):
+            return True
+    return False
+
+
+def peek(data: bytes | msgspec.Raw) -> tuple[Any, Any] | None:
+    """An object's apiVersion and kind as written (`UNSET` where absent), read without building
+    the rest; None when `data` is not a JSON object msgspec reads."""
+    try:
+        head = _PEEK.decode(data)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError included
+        return None
+    return head.apiVersion, head.kind
+
+
+def read_object(data: bytes | msgspec.Raw, document: type[Document] | None) -> Any:
+    """One object's JSON (a list item, a watch event's object, a file) as `document` where it
+    has that document's shape, else as `loads` gives it (the model's `Fields` reader then says
+    what is wrong with it; a text `loads` refuses raises its error)."""
+    doc = decode(document, data) if document is not None else None
+    return doc if doc is not None else loads(bytes(data))

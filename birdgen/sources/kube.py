@@ -10,7 +10,7 @@ snake_case. For the informers (which have a `transform`), Services and EndpointS
 all of a cluster's objects — and v1 Nodes (mostly status, unread) are decoded by msgspec straight into their typed documents
 (`birdgen.model.documents`), item by item, skipping every field birdgen does not read; every
 other response, and an item whose JSON is not of its document's shape, is decoded whole by
-`birdgen.sources.jsontext` (orjson), the decoder files are read with.
+`birdgen.sources.jsontext` (msgspec), the decoder files are read with.
 
 The watcher is a small informer in the client-go mould, and as gentle on the API server as
 client-go's reflector: per resource type, a paginated list (`limit` 500, `continue`; started
@@ -46,7 +46,7 @@ from msgspec import UNSET
 from birdgen.backoff import Backoff
 from birdgen.collector import collector_paused
 from birdgen.errors import SourceError
-from birdgen.model.documents import DOCUMENTS, Document, ObjectMeta, decode, given
+from birdgen.model.documents import DOCUMENTS, Document, ObjectMeta, given
 from birdgen.model.parse import Parsed, parse_object, referenced_secrets
 from birdgen.sources import jsontext
 
@@ -363,15 +363,14 @@ def _read_item(
 ) -> tuple[tuple[str, str], Any]:
     """One item's key and its document; the raw object where its JSON is not of the
     document's shape (the model's `Fields` reader then says what is wrong with it)."""
-    doc = decode(document, data)
-    if doc is None:
-        raw = jsontext.loads(bytes(data))
-        if not isinstance(raw, dict):
-            raise ValueError(f"malformed {rtype.kind}: {bytes(data)[:200]!r}")
-        raw = _stamp(rtype, raw)
-        return _object_key(raw), raw
-    meta = doc.metadata or ObjectMeta()
-    return _key_of(given(meta.namespace), given(meta.name)), doc
+    obj = jsontext.read_object(data, document)
+    if isinstance(obj, Document):
+        meta = obj.metadata or ObjectMeta()
+        return _key_of(given(meta.namespace), given(meta.name)), obj
+    if not isinstance(obj, dict):
+        raise ValueError(f"malformed {rtype.kind}: {bytes(data)[:200]!r}")
+    raw = _stamp(rtype, obj)
+    return _object_key(raw), raw
 
 
 def _stamp(rtype: ResourceType, obj: RawObject) -> RawObject:

@@ -15,7 +15,7 @@ import ipaddress
 import textwrap
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -131,7 +131,7 @@ def document(kind: type[documents.Document], obj: Any) -> documents.Document:
     """The object's document, the same from its mapping and from its JSON; `_Surprise` when
     its shape is not the document's."""
     doc = documents.from_mapping(kind, obj)
-    assert doc == documents.decode(kind, orjson.dumps(obj))
+    assert doc == documents.decode(kind, msgspec.json.encode(obj))
     if doc is None:
         raise kube._Surprise
     return doc
@@ -427,7 +427,7 @@ def test_the_node_fast_reader_takes_the_usual_shape_and_skips_the_status() -> No
         },
         "status": {"conditions": [{"type": "Ready", "status": "True"}]},
     }
-    doc = documents.decode(documents.NodeDocument, orjson.dumps(node))
+    doc = documents.decode(documents.NodeDocument, msgspec.json.encode(node))
     assert isinstance(doc, documents.NodeDocument)
     assert "status" not in documents.as_mapping(doc)
     assert kube._node_maps(doc) == node_fields(node, [])
@@ -441,7 +441,7 @@ def test_the_node_fast_reader_takes_the_usual_shape_and_skips_the_status() -> No
 
 def test_a_bad_node_label_in_a_document_is_still_reported_by_name() -> None:
     node = {"metadata": {"name": "node-1", "labels": {"zone": "has space"}}}
-    doc = documents.decode(documents.NodeDocument, orjson.dumps(node))
+    doc = documents.decode(documents.NodeDocument, msgspec.json.encode(node))
     assert isinstance(doc, documents.NodeDocument) and kube._node_maps(doc) is None
     problems: list[Problem] = []
     kube.parse_kube_node(doc, "node-1", problems, [])

@@ -18,9 +18,10 @@ def test_yaml_values_are_read_as_kubectl_reads_them() -> None:
 
 
 def test_lists_are_flattened_and_items_get_their_kind_back() -> None:
-    text = '{"apiVersion": "v1", "kind": "ServiceList", "items": [{"metadata": {"name": "a"}}]}'
+    # (A ServiceList's items come back as typed documents: tests/sources/test_json_read.py.)
+    text = '{"apiVersion": "v1", "kind": "ConfigMapList", "items": [{"metadata": {"name": "a"}}]}'
     assert parse_text(text, "x.json") == [
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}}
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
     ]
 
 
