@@ -28,8 +28,9 @@ yaml-rs and msgspec take UTF-8 bytes without a decoded copy.
 JSON is read by `birdgen.sources.jsontext` (msgspec, and the standard library's `json` for what
 msgspec refuses, with `json`'s values and error wording), as list pages and watch events are:
 a Service, EndpointSlice or v1 Node, alone or an item of a list, is decoded straight into its
-typed document (`birdgen.model.documents`), each list item peeked at for its apiVersion and
-kind first; anything else as a whole. `tests/sources/test_json_read.py` checks the model gets
+typed document (`birdgen.model.documents`; a list's items by `jsontext.read_items`, which tells
+each one's apiVersion and kind without a second decoding where it is of the item before it);
+anything else as a whole. `tests/sources/test_json_read.py` checks the model gets
 from it what it gets from `json.loads`.
 """
 
@@ -49,7 +50,7 @@ import yaml_rs
 from msgspec import UNSET, UnsetType
 
 from birdgen.errors import SourceError
-from birdgen.model.documents import DOCUMENTS, Document, given
+from birdgen.model.documents import Document, given
 from birdgen.sources import jsontext
 
 RawObject = dict[str, Any]
@@ -281,27 +282,11 @@ def _read_json(data: bytes) -> Any:
         else:
             kind = top.kind
             if top.items is UNSET or not (isinstance(kind, str) and kind.endswith("List")):
-                return jsontext.read_object(data, _document(top.apiVersion, kind))
+                return jsontext.read_object(data, jsontext.document_for(top.apiVersion, kind))
             api = given(top.apiVersion)
-            return {"apiVersion": api, "kind": kind,
-                    "items": [_read_item(item, api, kind[: -len("List")]) for item in top.items]}  # fmt: skip
+            items = jsontext.read_items(top.items, api, kind[: -len("List")])
+            return {"apiVersion": api, "kind": kind, "items": items}
     return jsontext.loads(data)  # as a whole: `json`'s values, or its error and wording
-
-
-def _read_item(data: msgspec.Raw, list_api: Any, item_kind: str) -> Any:
-    head = jsontext.peek(data)
-    if head is None:
-        return jsontext.loads(bytes(data))
-    api, kind = head
-    if kind is UNSET:  # as `_flatten` restores it (none for a `List`: item_kind is "")
-        api, kind = (list_api if api is UNSET else api), item_kind
-    return jsontext.read_object(data, _document(api, kind))
-
-
-def _document(api: Any, kind: Any) -> type[Document] | None:
-    if isinstance(api, str) and isinstance(kind, str):
-        return DOCUMENTS.get((api, kind))
-    return None
 
 
 _JSON_START = re.compile(rb"\s*[\[{]")

@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import re2
 from msgspec import UNSET
 
-from birdgen.model.documents import Document, decode
+from birdgen.model.documents import DOCUMENTS, Document, decode
 
 
 def loads(data: bytes | str) -> Any:
@@ -92,3 +92,59 @@ def read_object(data: bytes | msgspec.Raw, document: type[Document] | None) -> A
     what is wrong with it; a text `loads` refuses raises its error)."""
     doc = decode(document, data) if document is not None else None
     return doc if doc is not None else loads(bytes(data))
+
+
+def read_items(items: list[msgspec.Raw], list_api: Any, item_kind: str) -> list[Any]:
+    """A list's items, each read as `read_object` reads it with the document its apiVersion and
+    kind name (an item without kind is the list's `item_kind` of the list's apiVersion, as the
+    API server writes them; a `List` has no `item_kind`).
+
+    An item is first tried with the document of the item before it, in a variant that reads
+    apiVersion and kind as well, and kept if they name that document: a list of one kind
+    (a cluster's dump has little else) costs one decoding per item, not a peek and one."""
+    out: list[Any] = []
+    guess: type[Document] | None = None
+    for item in items:
+        if guess is not None:
+            doc = _headed(guess, item)
+            if (
+                doc is not None
+                and document_for(doc.apiVersion, doc.kind, list_api, item_kind) is guess
+            ):
+                out.append(doc)
+                continue
+        head = peek(item)
+        document = document_for(*head, list_api, item_kind) if head is not None else None
+        doc = _headed(document, item) if document is not None else None
+        out.append(loads(bytes(item)) if doc is None else doc)
+        guess = None if doc is None else document
+    return out
+
+
+def document_for(
+    api: Any, kind: Any, list_api: Any = None, item_kind: str = ""
+) -> type[Document] | None:
+    """The typed document of an object with this apiVersion and kind (`UNSET` where absent),
+    if any; of an item of a list with `list_api` and `item_kind` (see `read_items`)."""
+    if kind is UNSET:  # as kubectl restores it
+        api, kind = (list_api if api is UNSET else api), item_kind
+    if isinstance(api, str) and isinstance(kind, str):
+        return DOCUMENTS.get((api, kind))
+    return None
+
+
+def _with_head(document: type[Document]) -> type[Document]:
+    """`document` reading apiVersion and kind too (as `_Peek` does), for `read_items`."""
+    fields = [("apiVersion", Any, UNSET), ("kind", Any, UNSET)]
+    return cast(type[Document], msgspec.defstruct(document.__name__, fields, bases=(document,)))
+
+
+_HEADED = {d: msgspec.json.Decoder(_with_head(d)) for d in DOCUMENTS.values()}
+
+
+def _headed(document: type[Document], data: msgspec.Raw) -> Any:
+    """The item as `document` with its apiVersion and kind; None if not of its shape."""
+    try:
+        return _HEADED[document].decode(data)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError included
+        return None
