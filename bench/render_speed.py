@@ -11,7 +11,11 @@ YAML as birdgen reads it (yaml-rs behind the screen) and with every file read by
 (`--what-if pyyaml`), JSON as birdgen reads it (msgspec, straight into the typed documents)
 and with the standard library's `json` (`--what-if json`). Medians of wall time, of the process's user + system CPU time (`wait4`:
 on a loaded machine CPU time is the steadier figure) and of each stage; the machine's load
-average before and after; the check that all four write the same bytes. The data sets are
+average before and after; the check that all four write the same bytes. Beyond the stages
+(`bench/_probe.py` times them): `startup`, from the launcher's fork to the probe's first line
+(exec, the interpreter, site); `other`, the time in the process outside every stage (click, the
+environment, and freeing inputs, records and plan as each goes out of use); `exit`, the
+interpreter's finalization after the last timer until the launcher reaps the process. The data sets are
 `bench/run.py`'s (cached in bench/out/), or the directories given.
 """
 
@@ -33,7 +37,18 @@ CASES = [  # (label, format, what-if)
     ("JSON, birdgen (msgspec, typed documents)", "json", ""),
     ("JSON, what-if json: the standard library's `json`", "json", "json"),
 ]
-STAGES = ("imports", "read", "parse", "model", "plan", "render")
+STAGES = (
+    "startup",
+    "imports",
+    "read",
+    "parse",
+    "model",
+    "plan",
+    "render",
+    "write",
+    "other",
+    "exit",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +107,9 @@ def report(
         "| input, reader | wall | CPU (user+sys) | " + " | ".join(STAGES) + " | peak RSS |",
         "|---|---|---|" + "---|" * len(STAGES) + "---|",
     ]
+    for rs in runs.values():
+        for r in rs:  # the interpreter's finalization, after the probe's last timer
+            r.stages["exit"] = r.wall - r.stages.get("until_exit", r.wall)
     for label, rs in runs.items():
         stages = " | ".join(f"{med([r.stages.get(s, 0.0) for r in rs]):.2f}" for s in STAGES)
         lines.append(

@@ -70,6 +70,7 @@ class Run:
 LAUNCHER = """
 import os, sys, time
 t = time.perf_counter()
+os.environ["BIRDGEN_PROBE_SPAWNED"] = repr(t)  # bench/_probe.py: its startup and exit times
 pid = os.fork()
 if pid == 0:
     try:
