@@ -18,6 +18,7 @@ otherwise).
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import sys
@@ -55,12 +56,23 @@ _STRIDE = 64
 def typed_alike(data: bytes) -> bool:
     """Whether msgspec reads `data` as `json` would, fields it skips included: all UTF-8, and
     no integer too long for Python (`json` refuses one, msgspec skips it unread)."""
-    if not data.isascii():
-        try:
-            data.decode()
-        except UnicodeDecodeError:
-            return False
+    if not data.isascii() and not _is_utf8(data):
+        return False
     return not _has_long_digits(data, sys.get_int_max_str_digits())
+
+
+def _is_utf8(data: bytes) -> bool:
+    # A MiB at a time: a decoded copy of a whole cluster dump would take up to four times its
+    # size in memory.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for at in range(0, len(data), 1 << 20):
+            decoder.decode(view[at : at + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _has_long_digits(data: bytes, limit: int) -> bool:

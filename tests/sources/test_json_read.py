@@ -27,7 +27,7 @@ from birdgen.errors import SourceError
 from birdgen.model.documents import Document, EndpointSliceDocument, NodeDocument, ServiceDocument
 from birdgen.model.parse import Parsed, parse_object
 from birdgen.sources.files import parse_text
-from birdgen.sources.jsontext import _has_long_digits
+from birdgen.sources.jsontext import _has_long_digits, typed_alike
 from tests import hostile_corpus as hc
 
 
@@ -171,6 +171,15 @@ def test_a_hostile_text_is_read_the_whole_way_with_jsons_errors() -> None:
     # What msgspec refuses and `json` reads is read by `json`: the mapping, not a document.
     [nan] = parse_text(dump(SERVICE).replace(b'"s"', b'"s", "x": NaN'), "x.json")
     assert isinstance(nan, dict) and nan["metadata"]["x"] != nan["metadata"]["x"]
+
+
+@pytest.mark.parametrize("at", [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20])
+def test_bytes_that_are_not_utf8_are_found_anywhere(at: int) -> None:
+    # Characters of two bytes, one across the end of each MiB (read a MiB at a time).
+    good = (b"a" + ("é" * (2 << 20)).encode())[: (3 << 20) + 1]
+    assert typed_alike(good)
+    assert not typed_alike(good[:at] + b"\xff" + good[at:])
+    assert not typed_alike(good[:-1])  # cut short in the last character
 
 
 @given(st.integers(640, 5000), st.binary(max_size=300), st.integers(0, 3000), st.binary(max_size=300))  # fmt: skip
