@@ -111,6 +111,19 @@ SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "nam
            "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 53}]}}  # fmt: skip
 
 
+REPLACED = [
+    (b'"s"', b'"s", "x": NaN'), (b'"s"', b"NaN"), (b'"10.96.0.10"', b"Infinity"),
+    (b'"10.96.0.10"', b"1e400"), (b"53", b"18446744073709551616"),
+    (b'"10.96.0.10"', b"18446744073709551616"), (b"53", b"9" * 5000),
+    (b"53", b"-" + b"9" * 4300), (b'"10.96.0.10"', b"9" * 4301),
+    (b"53", b'"' + b"9" * 5000 + b'"'), (b"53", b'"\\ud800"'), (b'"ns"', b'"\\udc00"'),
+    (b"53", b'"\xff"'), (b"53", b'"\xed\xa0\x80"'), (b'"ns"', b'"\xc0\x80"'),
+    (b'"ns"', b'"n\\u0000s"'),
+    # msgspec once raised UnicodeEncodeError naming such a string in its error.
+    (b'"ns"', b'{"a": "\\ud800"}'),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -127,24 +140,8 @@ SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "nam
         b'{"kind": "List", "kind": "x", "items": [' + dump(SERVICE) + b"]}",
         dump(SERVICE)[:-1] + b', "spec": {"clusterIP": "10.96.0.11"}, "spec": 5}',
         dump(SERVICE)[:-1] + b', "spec": 5, "spec": {"clusterIP": "10.96.0.11"}}',
-        dump(SERVICE).replace(b'"s"', b'"s", "x": NaN'),
-        dump(SERVICE).replace(b'"s"', b"NaN"),
-        dump(SERVICE).replace(b'"10.96.0.10"', b"Infinity"),
-        dump(SERVICE).replace(b'"10.96.0.10"', b"1e400"),
-        dump(SERVICE).replace(b"53", b"18446744073709551616"),
-        dump(SERVICE).replace(b'"10.96.0.10"', b"18446744073709551616"),
-        dump(SERVICE).replace(b"53", b"9" * 5000),
-        dump(SERVICE).replace(b"53", b"-" + b"9" * 4300),
-        dump(SERVICE).replace(b'"10.96.0.10"', b"9" * 4301),
-        dump(SERVICE).replace(b"53", b'"' + b"9" * 5000 + b'"'),
-        dump(SERVICE).replace(b"53", b'"\\ud800"'),
-        dump(SERVICE).replace(b'"ns"', b'"\\udc00"'),
-        dump(SERVICE).replace(b"53", b'"\xff"'),
-        dump(SERVICE).replace(b"53", b'"\xed\xa0\x80"'),
-        dump(SERVICE).replace(b'"ns"', b'"\xc0\x80"'),
-        dump(SERVICE).replace(b'"ns"', b'"n\\u0000s"'),
-        # msgspec once raised UnicodeEncodeError naming such a string in its error.
-        dump(SERVICE).replace(b'"ns"', b'{"a": "\\ud800"}'),
+        # One value of the Service replaced (its port 53 is in a field birdgen does not read).
+        *(dump(SERVICE).replace(old, new) for old, new in REPLACED),
         dump({"kind": "List", "items": [NODE | {"metadata": {"name": "n", "labels": "\ud800"}}]}),
         b"\xef\xbb\xbf" + dump(SERVICE),
         dump(SERVICE) + b" x",
