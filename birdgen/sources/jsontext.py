@@ -10,10 +10,9 @@ wording. (orjson, once used here, reads integers beyond 64 bits as inexact float
 Objects of the kinds with a typed document (Services, EndpointSlices, v1 Nodes:
 `birdgen.model.documents`) are read straight into it (`read_object`; a list's items,
 `read_items`), skipping every field birdgen does not read; `peek` tells an object's apiVersion
-and kind without building it. In
-what it skips unread msgspec takes more than `json` does: bytes that are not UTF-8 and integers
-too long for Python, so `typed_alike` says whether a text is free of both (read it with `loads`
-otherwise).
+and kind without building it. In what it skips unread msgspec takes more than `json` does:
+bytes that are not UTF-8 and integers too long for Python, so `typed_alike` says whether a text
+is free of both (read it with `loads` otherwise).
 """
 
 from __future__ import annotations
