@@ -9,14 +9,14 @@ node, and the parts of the sidecar's step are timed one after another, as the `R
 runs them, in wall-clock and in this process's CPU:
 
 * render: `LastValid.resolve` with the `Incremental` state (assemble, plan, render);
-* stage and check: `pipeline.apply` (the text written beside the live file, `configure check`
-  over the control socket, the rename);
-* configure: `configure "live"` alone (`--verify-timeout 0`), or the transaction
-  (`--verify-timeout`, the default: `configure … timeout`, the verification's `show protocols`,
-  `show status` and route counts, `configure confirm`), alternating;
+* install: `pipeline.install`, the text staged beside the live file and loaded by BIRD from
+  there before the rename, with `configure "candidate"` alone (`--verify-timeout 0`), or the
+  transaction (`--verify-timeout`, the default: `configure … timeout`, the verification's
+  `show protocols`, `show status` and route counts, the rename, `configure confirm`),
+  alternating; the route is in BIRD's table once `configure` answered;
 * a drift comparison (`DriftWatch.check`, BIRD only), which runs on its own thread every 30 s.
 
-The /32 is in BIRD's table once `configure` has answered. Prints medians.
+Prints medians.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from relevant_step import Change  # noqa: E402
 
 from birdgen.collector import collector_paused  # noqa: E402
 from birdgen.model.parse import Parsed  # noqa: E402
-from birdgen.pipeline import Rendered, apply, render_objects  # noqa: E402
+from birdgen.pipeline import Rendered, install, render_objects  # noqa: E402
 from birdgen.plan.incremental import Incremental  # noqa: E402
 from birdgen.reload import SocketReloader  # noqa: E402
 from birdgen.sidecar.drift import DriftWatch  # noqa: E402
@@ -84,9 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         with collector_paused():
             first = holder.resolve(records, render)
         holder.accept(first)
-        apply(first.result.text, live, check=reloader.check)
         transaction.admit(live, BOOT_CONF)
-        transaction.reload(live, first.result.plan, first.result.text)
+        install(first.result.text, live, lambda c, commit: transaction.install(c, live, commit, first.result.plan, first.result.text))  # fmt: skip
         for i in range(change.changes):
             change.apply(i)
             with collector_paused():
@@ -94,14 +93,22 @@ def main(argv: list[str] | None = None) -> int:
             holder.accept(resolution)
             rendered: Rendered = resolution.result
             text, plan = rendered.text, rendered.plan
-            applied = timed(times, "stage, configure check, rename", lambda text=text: apply(text, live, check=reloader.check))  # fmt: skip
-            assert applied.changed
             if i % 2 == 0:
-                timed(times, "configure (--verify-timeout 0)", lambda: reloader.reload(live))
                 transaction.running = text
+
+                def load(c: Path, commit: Callable[[], None]) -> str:
+                    return reloader.install(c, live, commit)
+
+                name = "install (--verify-timeout 0)"
             else:
                 transaction.admit(live, text)
-                timed(times, "transaction (--verify-timeout 10)", lambda plan=plan, text=text: transaction.reload(live, plan, text))  # fmt: skip
+
+                def load(c: Path, commit: Callable[[], None]) -> str:
+                    return transaction.install(c, live, commit, plan, text)  # noqa: B023
+
+                name = "install, transaction (--verify-timeout 10)"
+            applied = timed(times, name, lambda text=text, load=load: install(text, live, load))  # fmt: skip
+            assert applied.changed
             drift.set_plan(plan)
             timed(times, "drift comparison (every 30 s)", drift.check)
     finally:

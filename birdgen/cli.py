@@ -395,7 +395,7 @@ def run(
         # The transaction and the drift check speak BIRD's control socket; a reload command
         # is opaque, so with one neither runs.
         if verify_timeout and not reload_command:
-            reconciler.transaction = Transaction(control_socket, verify_timeout)
+            reconciler.transaction = Transaction(control_socket, verify_timeout, bird_binary=bird)
         drift = (
             DriftWatch(control_socket, reconciler.metrics, drift_interval)
             if drift_interval and not reload_command

@@ -1,8 +1,10 @@
 """The pipeline, composed once: sources -> model -> plan -> render -> write -> reload.
 
-`render_objects` is the pure middle (raw dicts in, text and plan out); `apply` is the edge that
-checks, writes and reloads. The one-shot `render`, the `run` sidecar and the golden tests all
-go through these two functions with their edges injected.
+`render_objects` is the pure middle (raw dicts in, text and plan out); the edge writes it:
+`apply` checks the staged text and renames it into place (the one-shot `render`), `install`
+has BIRD load the staged text and renames it into place once BIRD took it (the `run`
+sidecar). The golden tests and both commands go through these functions with their edges
+injected.
 """
 
 from __future__ import annotations
@@ -53,16 +55,36 @@ class Applied:
     reload_summary: str = ""  # BIRD's answer, e.g. "0003 Reconfigured"; "" when not reloaded
 
 
-def apply(
-    text: str,
-    path: Path,
-    check: Callable[[Path], None] | None = None,
-    reload: Callable[[Path], str] | None = None,
-) -> Applied:
+# Has BIRD take a staged candidate (its path) and calls the commit (once) when the candidate may
+# replace the live file; returns BIRD's summary. Raising before the commit leaves the live file
+# as it was.
+Load = Callable[[Path, Callable[[], None]], str]
+
+
+def apply(text: str, path: Path, check: Callable[[Path], None] | None = None) -> Applied:
     """Stage `text` beside `path` (or beside the file a symlink `path` leads to), have it
-    checked, rename it into place, then reload.
+    checked, and rename it into place.
 
     Nothing happens when `path` already holds `text`. When the check fails (it raises), the
+    staged file is removed and `path` keeps its previous content.
+    """
+
+    def check_then_commit(candidate: Path, commit: Callable[[], None]) -> str:
+        if check is not None:
+            check(candidate)
+        commit()
+        return ""
+
+    return install(text, path, check_then_commit)
+
+
+def install(text: str, path: Path, load: Load) -> Applied:
+    """Stage `text` beside `path` (or beside the file a symlink `path` leads to) and hand it to
+    `load`, which has BIRD take it and renames it into place when it may (see `Load`): the
+    sidecar's reloaders have BIRD parse and load the candidate before the rename, so BIRD reads
+    the text once and a refused one never reaches the live file.
+
+    Nothing happens when `path` already holds `text`. When `load` raises before its commit, the
     staged file is removed and `path` keeps its previous content.
     """
     target = destination(path)  # a symlink stays; the file it leads to is replaced
@@ -70,8 +92,5 @@ def apply(
     if unchanged(target, text):
         return Applied(changed=False)
     with staged(target, text) as candidate:
-        if check is not None:
-            check(candidate)
-        commit(candidate, target)
-    summary = reload(path) if reload is not None else ""
+        summary = load(candidate, lambda: commit(candidate, target))
     return Applied(changed=True, reload_summary=summary)

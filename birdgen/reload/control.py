@@ -1,8 +1,8 @@
 """A client for BIRD's control socket: the last edge of the pipeline, no `birdc` needed.
 
-Place in the pipeline: render -> write -> **reload**. Once the new file is in place, the
-sidecar asks the running daemon, over the UNIX socket `bird -s` listens on, to check it
-(`configure check "file"`) and to load it (`configure "file"`), and reads BIRD's answer.
+Place in the pipeline: render -> write -> **reload**. The sidecar asks the running daemon,
+over the UNIX socket `bird -s` listens on, to load a file (`configure "file"`, which parses it
+and refuses it, keeping the running config, if it cannot load it), and reads BIRD's answer.
 
 The protocol (measured on BIRD 2.0.12, see docs/bird-facts.md):
 
@@ -33,7 +33,6 @@ CODE_READING = 2  # 0002 Reading configuration from …
 CODE_RECONFIGURED = 3
 CODE_IN_PROGRESS = 4  # a protocol restarts or is removed; BIRD finishes it in the background
 CODE_QUEUED = 5  # a reconfiguration was running; this config is parsed and will follow it
-CODE_CONFIG_OK = 20  # `configure check`
 CODE_CONFIG_ERROR = 8002  # the file could not be read or parsed; the old config stays active
 # The codes that mean `configure` was accepted; the new config is (or will become) active.
 CONFIGURE_OK = frozenset({CODE_RECONFIGURED, CODE_IN_PROGRESS, CODE_QUEUED})
@@ -104,7 +103,6 @@ class BirdControl:
     """A connection to a running BIRD's control socket.
 
     with BirdControl("/run/bird/bird.ctl") as bird:
-        bird.configure_check("/etc/bird/bird.conf")
         print(bird.configure("/etc/bird/bird.conf").summary)
 
     Paths are sent as given: BIRD resolves a relative path against *its* working directory, and
@@ -190,19 +188,6 @@ class BirdControl:
     def show_status(self) -> Reply:
         """`show status`: 0013 Daemon is up and running (or shutting down / reconfiguring)."""
         return self._expect_ok(self.command("show status"), "show status")
-
-    def configure_check(self, path: str) -> Reply:
-        """Have the running daemon parse `path` without applying it.
-
-        Returns the 0020 reply; raises ConfigRejected with BIRD's message (8002) if the file is
-        unreadable or invalid, ReloadFailed on any other failure.
-        """
-        reply = self.command(f"configure check {quote(path)}")
-        if reply.code == CODE_CONFIG_OK:
-            return reply
-        if reply.code == CODE_CONFIG_ERROR:
-            raise ConfigRejected(reply.message)
-        raise ReloadFailed(f"configure check {path}: unexpected reply {reply.summary}")
 
     def configure(self, path: str | None = None) -> Reply:
         """Load `path` (or, with None, the file BIRD was started with) as the new config.

@@ -1,14 +1,14 @@
 """The two ways the sidecar can make BIRD load a new config: its control socket, or a command.
 
 Place in the pipeline: write -> **reload**. Both implement `birdgen.reload.Reloader`:
-`check(candidate)` before the rename, `reload(live)` after it.
+`install(candidate, live, commit)` for a new text, `reload(live)` for the live file as it is.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from birdgen.errors import ReloadFailed
@@ -22,10 +22,14 @@ _TAIL_CHARS = 1000  # enough for BIRD's or birdc's last lines, short enough for 
 class SocketReloader:
     """Talks to BIRD over its control socket (`bird -s PATH`), without birdc.
 
-    `check` asks the running daemon (`configure check`), which parses with exactly the BIRD that
-    will load the file; with no daemon (socket missing or refused, e.g. BIRD not started yet) it
-    falls back to `bird -p`. `reload` sends `configure "live"` so BIRD reads exactly the file that
-    was renamed into place, not whatever `-c` it was started with.
+    `install` sends `configure "candidate"`: BIRD parses the staged file once and either runs
+    it or refuses it (8002) and keeps its running config, exactly as a separate
+    `configure check` would have found, so there is none. Only once BIRD runs it is the
+    candidate renamed over the live file, so the live file always holds a text BIRD took.
+    With no daemon (socket missing or refused, e.g. BIRD not started yet) the candidate is
+    checked with `bird -p` instead and renamed into place for the BIRD that starts later, and
+    the reload fails. `reload` sends `configure "live"` so BIRD reads exactly that file, not
+    whatever `-c` it was started with.
 
     Paths are made absolute because BIRD resolves them against its own working directory.
     """
@@ -42,17 +46,21 @@ class SocketReloader:
         self.timeout = timeout
         self.parse_timeout = parse_timeout
 
-    def check(self, candidate: Path) -> None:
+    def install(self, candidate: Path, live: Path, commit: Callable[[], None]) -> str:
         path = os.path.abspath(candidate)
         if quotable(path):
             try:
                 with BirdControl(self.socket_path, self.timeout) as bird:
-                    bird.configure_check(path)
-                return
+                    summary = bird.configure(path).summary
             except DaemonUnreachable:
                 pass  # nothing to ask; the offline parser is the next best judge
+            else:
+                commit()
+                return summary
         # Also reached for a path BIRD's command language cannot quote: argv needs no quoting.
-        check_file(path, bird=self.bird_binary, timeout=self.parse_timeout)
+        # The reload then says why BIRD was not told.
+        commit_checked(candidate, commit, self.bird_binary, self.parse_timeout)
+        return self.reload(live)
 
     def reload(self, live: Path) -> str:
         path = os.path.abspath(live)
@@ -61,12 +69,22 @@ class SocketReloader:
             return bird.configure(path).summary
 
 
+def commit_checked(
+    candidate: Path, commit: Callable[[], None], bird_binary: str, timeout: float = PARSE_TIMEOUT
+) -> None:
+    """Where BIRD cannot load the candidate itself: `bird -p` parses it (ConfigRejected if it
+    does not), then it is renamed into place, for BIRD to load from the live file."""
+    check_file(candidate, bird=bird_binary, timeout=timeout)
+    commit()
+
+
 class CommandReloader:
     """Runs a command (no shell) to reload BIRD, e.g. `birdc -s SOCK configure`.
 
-    `check` can only use `bird -p`, since the command is opaque. `reload` treats a non-zero exit
-    as failure (birdc exits 1 when BIRD answers with an error) and returns the command's last
-    line of output as the summary.
+    The command is opaque and loads the live file, so `install` checks the candidate with
+    `bird -p` before renaming it into place and running the command. `reload` treats a
+    non-zero exit as failure (birdc exits 1 when BIRD answers with an error) and returns the
+    command's last line of output as the summary.
     """
 
     def __init__(
@@ -81,8 +99,9 @@ class CommandReloader:
         self.timeout = timeout
         self.bird_binary = bird_binary
 
-    def check(self, candidate: Path) -> None:
-        check_file(candidate, bird=self.bird_binary, timeout=self.timeout)
+    def install(self, candidate: Path, live: Path, commit: Callable[[], None]) -> str:
+        commit_checked(candidate, commit, self.bird_binary, self.timeout)
+        return self.reload(live)
 
     def reload(self, live: Path) -> str:
         name = self.argv[0]

@@ -1,19 +1,21 @@
-"""sidecar: one reconcile step (debounce -> **reconcile** -> render_objects -> apply -> reload).
+"""sidecar: one reconcile step (debounce -> **reconcile** -> render_objects -> install -> reload).
 
 `Reconciler.step(load)` reads a snapshot of the sources, renders it with the same
 `pipeline.render_objects` the one-shot `render` uses (through `holding.LastValid`, so that an
 invalid object is held at its last valid version or left out instead of stopping every
 update; each held object is logged once, counted in `birdgen_held_objects` and listed in the
-/readyz body), and, when the text differs from the live
-file, has `pipeline.apply` stage it beside the live file, have BIRD check it and rename it into
-place; then it asks BIRD to load it (`Reloader.reload`) and reads the verdict.
+/readyz body), and, when the text differs from the live file, has `pipeline.install` stage it
+beside the live file, has BIRD load the staged file (`Reloader.install`, or the
+`Transaction`) and reads the verdict; the staged file is renamed into place only once BIRD
+took it. BIRD's own `configure` parses the text once and refuses what it cannot load, keeping
+its running config, so there is no separate check before it.
 
-It owns the state that outlives a step: whether the live file still waits for BIRD to load it
-(a reload that failed after the rename, or a start: the process before may have died between
+It owns the state that outlives a step: whether BIRD may not run what the live file holds
+(a reload that failed without a refusal, or a start: the process before may have died between
 its rename and `configure`), the failure streak and its backoff, and the
 bookkeeping an operator sees (metrics, one log line per distinct failure). Every failure
-leaves BIRD on its last good config: nothing is renamed unless the check passed, and BIRD
-keeps its running config when `configure` fails.
+leaves BIRD on its last good config: a text BIRD refuses is never renamed into place, and
+BIRD keeps its running config when `configure` fails.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from birdgen.errors import (
     SourceError,
 )
 from birdgen.model.resources import Environment
-from birdgen.pipeline import Rendered, apply, render_objects
+from birdgen.pipeline import Applied, Load, Rendered, install, render_objects
 from birdgen.plan import NodePlan
 from birdgen.plan.incremental import Incremental
 from birdgen.reload import Reloader
@@ -140,10 +142,12 @@ class Reconciler:
         self.pending_since: float | None = None  # the first change not yet in BIRD
         self.last_success: float | None = None
         self.successes = 0
-        # BIRD may not run what the live file holds: true after a rename whose reload failed,
-        # and at start, since a sidecar killed between its rename and `configure` left exactly
-        # that behind, with a file equal to what it renders. So the first step reloads even an
-        # unchanged file; `configure` of an unchanged file restarts no session and sends nothing.
+        # BIRD may not run what the live file holds: true after a reload that failed (BIRD
+        # unreachable: the file was renamed into place for it; no answer: it may have loaded
+        # the text or not), and at start, since a sidecar killed between its rename and the
+        # confirm (BIRD then undoes it) left exactly that behind, with a file equal to what it
+        # renders. So the first step reloads even an unchanged file; `configure` of an
+        # unchanged file restarts no session and sends nothing.
         self.reload_pending = True
         self._last_failure: tuple[str, str] | None = None
         self.holder = LastValid()
@@ -178,32 +182,24 @@ class Reconciler:
 
     def step(self, load: Callable[[], list[Any]]) -> Outcome:
         """Load (raw objects, or the sidecar store's parsed records), render (holding back
-        invalid objects), and (if the text changed) check, rename and reload. Never raises."""
+        invalid objects), and (if the text changed) have BIRD load it and rename it into place;
+        or reload the live file, if BIRD may not run it. Never raises."""
         try:
-            resolution, changed = self._write(load())
+            resolution, applied, failure = self._write(load())
             rendered: Rendered = resolution.result
-            self.metrics.renders.inc()
             self._log_notices(rendered)
             self._report_held(resolution.held)
-            if changed:
-                self.reload_pending = True
+            if failure is not None:
+                raise failure
+            if applied.changed:
+                summary = applied.reload_summary
             else:
                 self.metrics.unchanged.inc()
                 if not self.reload_pending:
                     # BIRD already runs this file: `configure` would send nothing, skip it.
                     self.holder.accept(resolution)
                     return self._succeeded(rendered, Outcome("unchanged"), accepted=False)
-            try:
-                summary = (
-                    self.reloader.reload(self.output)
-                    if self.transaction is None
-                    else self.transaction.reload(self.output, rendered.plan, rendered.text)
-                )
-            except Exception:
-                self.metrics.reloads.labels(result="failure").inc()
-                raise
-            self.metrics.reloads.labels(result="success").inc()
-            self.reload_pending = False
+                summary = self._reloading(lambda: self._reload_live(rendered))
             # Only a config BIRD runs (confirmed, where there is a transaction) makes its
             # objects' versions the last valid ones: an undone one must not be held on to.
             self.holder.accept(resolution)
@@ -217,21 +213,25 @@ class Reconciler:
 
     # ---- one step's parts ------------------------------------------------------------------
 
-    def _write(self, objects: list[Any]) -> tuple[Resolution, bool]:
+    def _write(self, objects: list[Any]) -> tuple[Resolution, Applied, Exception | None]:
         """Render every object that can be (see `LastValid`), stage the text beside the live
-        file, have BIRD check it and rename it into place (unless the file holds it already).
+        file, have BIRD load it and rename it into place (unless the file holds it already).
 
         A refusal by BIRD that can be traced to a Service's route or a BGPPeer's session holds
-        that object back too, and the rest is tried again; any other refusal is raised.
+        that object back too, and the rest is tried again; any other refusal is raised. Any
+        other failure of the write or the load comes back beside the resolution, for the step
+        to account for what it rendered before failing.
         """
         blamed: list[Problem] = []
         while True:  # each round blames one more object, and an object is blamed at most twice
             resolution = self.holder.resolve(objects, self._render, blamed)
             rendered: Rendered = resolution.result
+            if not blamed:
+                self.metrics.renders.inc()  # once a step, before BIRD is asked
             if self.transaction is not None:
                 self.transaction.admit(self.output, rendered.text)  # refuses a text undone before
             try:
-                applied = apply(rendered.text, self.output, check=self.reloader.check)
+                applied = install(rendered.text, self.output, self._loader(rendered))
             except ConfigRejected as exc:
                 found = bird_problems(exc.detail, rendered.text, rendered.plan)
                 more = [p for p in found if p not in blamed]
@@ -239,7 +239,41 @@ class Reconciler:
                     raise
                 blamed += more
                 continue
-            return resolution, applied.changed
+            except Exception as exc:
+                return resolution, Applied(changed=True), exc
+            return resolution, applied, None
+
+    def _loader(self, rendered: Rendered) -> Load:
+        """How BIRD takes a new text: the transaction, where there is one, else the reloader."""
+
+        def load(candidate: Path, commit: Callable[[], None]) -> str:
+            if self.transaction is None:
+                return self.reloader.install(candidate, self.output, commit)
+            return self.transaction.install(
+                candidate, self.output, commit, rendered.plan, rendered.text
+            )
+
+        return lambda candidate, commit: self._reloading(lambda: load(candidate, commit))
+
+    def _reload_live(self, rendered: Rendered) -> str:
+        """Have BIRD load the live file, which holds `rendered` already."""
+        if self.transaction is None:
+            return self.reloader.reload(self.output)
+        return self.transaction.reload(self.output, rendered.plan, rendered.text)
+
+    def _reloading(self, reload: Callable[[], str]) -> str:
+        """Ask BIRD, counting the answer. A refusal leaves BIRD on the config it ran; after
+        any other failure it may not run what the live file holds."""
+        try:
+            summary = reload()
+        except Exception as exc:
+            self.metrics.reloads.labels(result="failure").inc()
+            if not isinstance(exc, ConfigRejected):
+                self.reload_pending = True
+            raise
+        self.metrics.reloads.labels(result="success").inc()
+        self.reload_pending = False
+        return summary
 
     def _render(self, objects: list[Any]) -> Rendered:
         with collector_paused():

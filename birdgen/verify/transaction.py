@@ -3,19 +3,25 @@
 Place in the pipeline: **reload**, when `--verify-timeout N` is above 0. Over one connection:
 
 1. read every protocol (state and "since");
-2. `configure "live" timeout N`: BIRD loads the file and will undo it by itself after N s
-   unless confirmed, so even a birdgen that dies here leaves BIRD on its old config;
+2. `configure "candidate" timeout N`, the candidate staged beside the live file: BIRD parses
+   it (once: a text it refuses leaves it on its running config and is reported, 8002) and
+   will undo it by itself after N s unless confirmed, so even a birdgen that dies here
+   leaves BIRD on its old config;
 3. verify, within a deadline well inside N: every BGP session that was Established and whose
    options did not change (same `protocol`/`template` blocks, `birdgen.verify.blocks`) is
    still Established with the same "since"; `svc4`/`svc6` hold as many routes as planned and
    every Established session of the plan is exported as many of them as planned. Counts, not
    listings: a count is ~0.1 s at 100,000 routes where a full listing is ~2 s per peer
    (docs/performance.md), and the sidecar compares in full right after (drift);
-4. `configure confirm` if it verified, else `configure undo`, and `NotConfirmed` names the
-   session or the table and why. The live file gets back the text BIRD runs again. A text
-   that took sessions down is not tried again until the rendered text changes (each try would
-   take them down for a moment); one whose counts did not match in time is retried as any
-   failed reload is, with backoff.
+4. if it verified, the candidate is renamed over the live file and `configure confirm` sent;
+   else `configure undo`, and `NotConfirmed` names the session or the table and why. The live
+   file so only ever holds a text BIRD confirmed (or, if the confirm came too late, gets back
+   the text BIRD runs again). A text that took sessions down is not tried again until the
+   rendered text changes (each try would take them down for a moment); one whose counts did
+   not match in time is retried as any failed reload is, with backoff.
+
+With no daemon to ask, the candidate is checked with `bird -p` and renamed into place for the
+BIRD that starts later (`reload.reloaders.commit_checked`), and the reload fails.
 """
 
 from __future__ import annotations
@@ -29,7 +35,14 @@ from pathlib import Path
 from birdgen.errors import ConfigRejected, ReloadFailed
 from birdgen.pipeline import apply
 from birdgen.plan import NodePlan
-from birdgen.reload.control import CODE_CONFIG_ERROR, CONFIGURE_OK, BirdControl, quote
+from birdgen.reload.control import (
+    CODE_CONFIG_ERROR,
+    CONFIGURE_OK,
+    BirdControl,
+    DaemonUnreachable,
+    quote,
+)
+from birdgen.reload.reloaders import commit_checked
 from birdgen.reload.show import Protocol, read_protocols, read_status
 from birdgen.verify.blocks import unchanged_sessions
 from birdgen.verify.drift import planned_sessions, table_name
@@ -105,8 +118,9 @@ def _state(p: Protocol) -> str:
 class Transaction:
     """Reloads that BIRD confirms only once they verify; remembers what BIRD runs.
 
-    The reconciler calls `admit(live, text)` before it renames `text` into place, and
-    `reload(live, plan, text)` after.
+    The reconciler calls `admit(live, text)` before it stages `text`, then
+    `install(candidate, live, commit, plan, text)` with the staged candidate, or
+    `reload(live, plan, text)` when the live file already holds the text.
     """
 
     def __init__(
@@ -115,6 +129,7 @@ class Transaction:
         timeout: int,
         *,
         connect_timeout: float = 10.0,
+        bird_binary: str = "bird",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if timeout < 1:
@@ -122,6 +137,7 @@ class Transaction:
         self.socket_path = os.fspath(socket_path)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self.bird_binary = bird_binary  # `bird -p`, when no daemon answers
         self.clock = clock
         self.running: str | None = None  # the text BIRD last confirmed; None: not known yet
         self.refused: tuple[str, NotConfirmed] | None = None
@@ -138,21 +154,59 @@ class Transaction:
             except (OSError, UnicodeDecodeError):
                 self.running = None
 
-    def reload(self, live: Path, plan: NodePlan, text: str) -> str:
-        """`run` the transaction; on failure put the text BIRD runs back into `live`."""
+    def install(
+        self, candidate: Path, live: Path, commit: Callable[[], None], plan: NodePlan, text: str
+    ) -> str:
+        """`run` the transaction on the staged `candidate` of `text`, committing it (the rename
+        over `live`) once it verified, before the confirm."""
+        committed = False
+
+        def commit_once() -> None:
+            nonlocal committed
+            commit()
+            committed = True
+
         try:
-            summary = self.run(live, Expectation(plan, self.running, text))
+            return self._transact(candidate, plan, text, commit_once)
+        except DaemonUnreachable:  # raised on connecting, before anything was sent
+            commit_checked(candidate, commit, self.bird_binary)  # for the BIRD that starts later
+            raise
+        except NotConfirmed:
+            if committed:  # the confirm came too late: BIRD runs the old text again
+                self._restore(live)
+            raise
+
+    def reload(self, live: Path, plan: NodePlan, text: str) -> str:
+        """`run` the transaction on `live`, which holds `text` already."""
+        try:
+            return self._transact(live, plan, text, None)
+        except NotConfirmed:
+            self._restore(live)
+            raise
+
+    def _transact(
+        self, path: Path, plan: NodePlan, text: str, commit: Callable[[], None] | None
+    ) -> str:
+        try:
+            summary = self.run(path, Expectation(plan, self.running, text), commit)
         except NotConfirmed as exc:
             if exc.reset:
                 self.refused = (text, exc)
-            if self.running is not None:
-                restore(live, self.running)
             raise
         self.running = text
         return summary
 
-    def run(self, live: Path, expect: Expectation) -> str:
-        path = os.path.abspath(live)
+    def _restore(self, live: Path) -> None:
+        """Put the text BIRD runs back into `live`, where it is known."""
+        if self.running is not None:
+            restore(live, self.running)
+
+    def run(
+        self, config: Path, expect: Expectation, commit: Callable[[], None] | None = None
+    ) -> str:
+        """Load `config` under `configure … timeout`, verify, and confirm (calling `commit`
+        first, if given, and undoing if it raises) or undo."""
+        path = os.path.abspath(config)
         command = f"configure {quote(path)} timeout {self.timeout}"
         with BirdControl(self.socket_path, self.connect_timeout) as bird:
             before = read_protocols(bird)
@@ -171,6 +225,13 @@ class Transaction:
             )
             problems, reset = self._verify(bird, expect.plan, before, kept, deadline)
             if not problems:
+                if commit is not None:
+                    try:
+                        commit()
+                    except BaseException:
+                        # The live file cannot take the text: BIRD must not keep running it.
+                        bird.command("configure undo")
+                        raise
                 confirm = bird.command("configure confirm")
                 if confirm.code == CODE_CONFIRMED:
                     return f"{reply.summary}; verified and confirmed"

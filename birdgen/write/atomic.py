@@ -1,8 +1,11 @@
 """write: put new text at a path atomically, or leave the path exactly as it was.
 
-Stage a temporary file in the destination's directory, fsync it, rename it over the
-destination, fsync the directory. A destination that already holds the same bytes is not touched
-at all, so "unchanged" is visible to the caller (and BIRD is not asked to reload for nothing).
+Stage a temporary file in the destination's directory; when it is to replace the destination
+(`commit`), fsync it, rename it over the destination, fsync the directory. The fsyncs come only
+then, so that whatever reads the staged file first (BIRD's parse) is not kept waiting for the
+disk: the page cache serves it, and only the rename needs the data durable. A destination that
+already holds the same bytes is not touched at all, so "unchanged" is visible to the caller
+(and BIRD is not asked to reload for nothing).
 
 Three things a rewrite never does:
 * widen the permissions: the new file gets the old one's mode intersected with 0640 (a 0600
@@ -57,8 +60,8 @@ def staged_pattern(target: Path) -> re.Pattern[str]:
 
 @contextlib.contextmanager
 def staged(target: Path, text: str) -> Iterator[Path]:
-    """A synced, locked temporary file beside `target` holding `text`, with the mode and owner
-    it will have; removed on exit unless `commit` renamed it into place meanwhile.
+    """A locked temporary file beside `target` holding `text`, with the mode and owner it will
+    have; removed on exit unless `commit` made it durable and renamed it into place meanwhile.
 
     BIRD usually runs as its own user: the staged file takes the destination's owner and group
     (when we may set them) so that BIRD can read the candidate it is asked to check.
@@ -74,7 +77,6 @@ def staged(target: Path, text: str) -> Iterator[Path]:
         if st is not None:
             with contextlib.suppress(PermissionError):
                 os.fchown(fd, st.st_uid, st.st_gid)
-        os.fsync(fd)
         yield tmp
     finally:
         tmp.unlink(missing_ok=True)
@@ -82,7 +84,8 @@ def staged(target: Path, text: str) -> Iterator[Path]:
 
 
 def commit(staged_file: Path, target: Path) -> None:
-    """Rename `staged_file` over `target` and make the rename durable."""
+    """Make `staged_file` durable, rename it over `target` and make the rename durable."""
+    _fsync_path(staged_file)  # before the rename: a crash must leave the old text or the new
     try:
         os.replace(staged_file, target)
     except OSError as exc:
@@ -97,11 +100,15 @@ def commit(staged_file: Path, target: Path) -> None:
             out.flush()
             os.fsync(out.fileno())
         return
-    dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    _fsync_path(target.parent, os.O_DIRECTORY)
+
+
+def _fsync_path(path: Path, flags: int = 0) -> None:
+    fd = os.open(path, os.O_RDONLY | flags)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def remove_stale(target: Path) -> list[Path]:

@@ -7,6 +7,7 @@ touch this machine's routing table nor send a packet. It is stopped by its PID a
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
@@ -19,6 +20,7 @@ from bird_daemon import BIRD, BirdDaemon, find, netns_problem
 from waiting import wait_for
 
 from birdgen.errors import BirdNotRun, ConfigRejected, ReloadFailed
+from birdgen.pipeline import install
 from birdgen.reload import CommandReloader, Reloader, SocketReloader
 from birdgen.reload.control import (
     MAX_COMMAND_BYTES,
@@ -29,6 +31,7 @@ from birdgen.reload.control import (
     quotable,
     quote,
 )
+from birdgen.verify.transaction import Transaction
 
 BIRDC = find("birdc")
 
@@ -147,9 +150,9 @@ def test_two_replies_in_one_read_are_kept_apart() -> None:
 
 def test_line_overflow_inside_a_successful_reply() -> None:
     # Measured: a reply line longer than BIRD's buffer becomes "8000-<line overflow>".
-    ctl, _ = canned(GREETING, b"8000-<line overflow>\n0020 Configuration OK\n")
+    ctl, _ = canned(GREETING, b"8000-<line overflow>\n0003 Reconfigured\n")
     with ctl:
-        assert ctl.configure_check("/x").code == 20
+        assert ctl.configure("/x").code == 3
 
 
 @pytest.mark.parametrize(
@@ -174,23 +177,21 @@ def test_configure_without_path_reloads_the_startup_file() -> None:
         assert sent(peer) == b"configure\n"
 
 
-@pytest.mark.parametrize("method", ["configure", "configure_check"])
-def test_8002_is_config_rejected_with_birds_message(method: str) -> None:
+def test_8002_is_config_rejected_with_birds_message() -> None:
     ctl, _ = canned(
         GREETING,
         b"0002-Reading configuration from /x\n"
         b"8002 /x:4:3 syntax error, unexpected CF_SYM_UNDEFINED\n",
     )
     with ctl, pytest.raises(ConfigRejected) as err:
-        getattr(ctl, method)("/x")
+        ctl.configure("/x")
     assert err.value.detail == "/x:4:3 syntax error, unexpected CF_SYM_UNDEFINED"
 
 
-@pytest.mark.parametrize("method", ["configure", "configure_check"])
-def test_other_errors_are_reload_failed(method: str) -> None:
+def test_other_errors_are_reload_failed() -> None:
     ctl, _ = canned(GREETING, b"9001 syntax error, unexpected CF_SYM_UNDEFINED\n")
     with ctl, pytest.raises(ReloadFailed, match="9001 syntax error"):
-        getattr(ctl, method)("/x")
+        ctl.configure("/x")
 
 
 def test_silent_daemon_times_out() -> None:
@@ -284,16 +285,6 @@ def test_real_greeting_and_status(daemon: BirdDaemon) -> None:
     assert "Router ID is 192.0.2.1" in status.lines
 
 
-def test_real_configure_check_ok(daemon: BirdDaemon) -> None:
-    candidate = daemon.dir / "candidate.conf"
-    candidate.write_text(CHANGED)
-    with daemon.control() as ctl:
-        reply = ctl.configure_check(str(candidate))
-    assert reply.summary == "0020 Configuration OK"
-    assert reply.lines[0] == f"Reading configuration from {candidate}"
-    assert "10.49.0.2/32" not in daemon.show_route()  # check applies nothing
-
-
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -301,20 +292,70 @@ def test_real_configure_check_ok(daemon: BirdDaemon) -> None:
         (INVALID, ":5:19 Invalid prefix length 33"),
     ],
 )
-def test_real_configure_check_rejects(daemon: BirdDaemon, text: str, message: str) -> None:
+def test_real_configure_refuses_what_it_cannot_parse_and_keeps_running(
+    daemon: BirdDaemon, text: str, message: str
+) -> None:
+    # What the sidecar relies on to load a candidate without a `configure check` first: BIRD
+    # parses the file, refuses it with the message a check would give (8002), and the config
+    # it ran stays in force, as if it had never been asked.
     candidate = daemon.dir / "candidate.conf"
+    candidate.write_text(CHANGED)
+    with daemon.control() as ctl:
+        ctl.configure(str(candidate))
+    wait_for(lambda: "10.49.0.2/32" in daemon.show_route(), what="the candidate's route")
     candidate.write_text(text)
-    with daemon.control() as ctl, pytest.raises(ConfigRejected) as err:
-        ctl.configure_check(str(candidate))
+    with daemon.control() as ctl:
+        with pytest.raises(ConfigRejected) as err:
+            ctl.configure(str(candidate))
+        status = ctl.show_status()
     assert err.value.detail == f"{candidate}{message}"
+    assert status.message == "Daemon is up and running"
+    routes = daemon.show_route()
+    assert "10.49.0.1/32" in routes and "10.49.0.2/32" in routes
 
 
-def test_real_configure_check_path_with_space_and_backslash(daemon: BirdDaemon) -> None:
+def test_real_timed_configure_of_a_refused_file_schedules_no_undo(daemon: BirdDaemon) -> None:
+    # The transaction's load, refused: the old config stays, nothing waits to be confirmed or
+    # undone, and the transaction never renames the candidate into place.
+    candidate = daemon.dir / ".bird.conf.refused1.tmp"
+    candidate.write_text(INVALID)
+    commits: list[str] = []
+    tx = Transaction(daemon.sock, 5)
+    tx.admit(daemon.conf, INVALID)
+    with pytest.raises(ConfigRejected) as err:
+        tx.install(candidate, daemon.conf, lambda: commits.append("commit"), plan=None, text=INVALID)  # type: ignore[arg-type]  # fmt: skip
+    assert err.value.detail == f"{candidate}:5:19 Invalid prefix length 33"
+    assert commits == [] and daemon.conf.read_text() == BASE
+    with daemon.control() as ctl:
+        assert ctl.command("configure confirm").summary == "0019 Nothing to do"
+    assert "10.49.0.1/32" in daemon.show_route()
+
+
+def test_real_configure_of_another_file_does_not_change_the_startup_file(
+    daemon: BirdDaemon,
+) -> None:
+    # The sidecar has BIRD load a staged candidate beside the live file, then renames it: a
+    # later `configure` without a name (an operator's `birdc configure`, a SIGHUP) must read
+    # the file BIRD was started with, not the candidate's name.
+    candidate = daemon.dir / "candidate.conf"
+    candidate.write_text(CHANGED)
+    with daemon.control() as ctl:
+        assert ctl.configure(str(candidate)).code in (3, 4)
+    wait_for(lambda: "10.49.0.2/32" in daemon.show_route(), what="the candidate's route")
+    candidate.unlink()
+    with daemon.control() as ctl:
+        reply = ctl.configure()
+    assert reply.lines[0] == f"Reading configuration from {daemon.conf}"
+    wait_for(lambda: "10.49.0.2/32" not in daemon.show_route(), what="the startup file's routes")
+
+
+def test_real_configure_path_with_space_and_backslash(daemon: BirdDaemon) -> None:
     weird = daemon.dir / "my dir\\x"
     weird.mkdir()
-    (weird / "b c.conf").write_text(BASE)
+    (weird / "b c.conf").write_text(CHANGED)
     with daemon.control() as ctl:
-        assert ctl.configure_check(str(weird / "b c.conf")).code == 20
+        assert ctl.configure(str(weird / "b c.conf")).code in (3, 4)
+    wait_for(lambda: "10.49.0.2/32" in daemon.show_route(), what="the route of the odd path")
 
 
 def test_real_configure_applies_changed_config(daemon: BirdDaemon) -> None:
@@ -370,64 +411,103 @@ def test_real_notice_arrives_before_next_reply(daemon: BirdDaemon) -> None:
 # --- the reloaders ----------------------------------------------------------------------------
 
 
+def installing(reloader: Reloader, text: str, live: Path) -> str:
+    """`text` through the sidecar's write path: staged beside `live`, handed to `reloader`."""
+    return install(text, live, lambda c, commit: reloader.install(c, live, commit)).reload_summary
+
+
 def test_socket_reloader_against_daemon(
     daemon: BirdDaemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reloader: Reloader = SocketReloader(daemon.sock, bird_binary=BIRD or "bird", timeout=5.0)
-    bad = tmp_path / "bad.conf"
-    bad.write_text(INVALID)
-    with pytest.raises(ConfigRejected, match="Invalid prefix length 33"):
-        reloader.check(bad)
-    daemon.conf.write_text(CHANGED)
     # A relative path is made absolute: BIRD would resolve it against its own cwd.
     monkeypatch.chdir(tmp_path)
-    reloader.check(Path("bird.conf"))
-    assert reloader.reload(Path("bird.conf")) == "0003 Reconfigured"
-    assert "10.49.0.2/32" in daemon.show_route()
+    live = Path("bird.conf")
+    assert installing(reloader, CHANGED, live) == "0003 Reconfigured"
+    assert "10.49.0.2/32" in daemon.show_route() and live.read_text() == CHANGED
+    # Refused: BIRD keeps what it ran, the live file keeps its text, no staged file is left.
+    with pytest.raises(ConfigRejected, match=r"/\.bird\.conf\.\w{8}\.tmp:5:19 Invalid prefix length 33"):  # fmt: skip
+        installing(reloader, INVALID, live)
+    assert "10.49.0.2/32" in daemon.show_route() and live.read_text() == CHANGED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.ctl", "bird.conf", "bird.log", "bird.pid"]  # fmt: skip
+    daemon.conf.write_text(BASE)
+    assert reloader.reload(live) == "0003 Reconfigured"
+    assert "10.49.0.2/32" not in daemon.show_route()
+    bad = tmp_path / "bad.conf"
+    bad.write_text(INVALID)
     with pytest.raises(ConfigRejected):
         reloader.reload(bad)
+
+
+def test_socket_reloader_loads_the_candidate_before_renaming_it(daemon: BirdDaemon) -> None:
+    # One parse: BIRD reads the staged file (the live one still holds the old text), and the
+    # rename follows BIRD's answer.
+    seen: list[tuple[str, bool]] = []
+
+    def commit() -> None:
+        seen.append((daemon.conf.read_text(), "10.49.0.2/32" in daemon.show_route()))
+
+    reloader = SocketReloader(daemon.sock, timeout=5.0)
+    candidate = daemon.dir / "candidate.conf"
+    candidate.write_text(CHANGED)
+    assert reloader.install(candidate, daemon.conf, commit) == "0003 Reconfigured"
+    assert seen == [(BASE, True)]
+    candidate.write_text(INVALID)
+    with pytest.raises(ConfigRejected):
+        reloader.install(candidate, daemon.conf, commit)
+    assert len(seen) == 1, "a refused candidate is never committed"
 
 
 def test_socket_reloader_falls_back_to_bird_p_without_daemon(tmp_path: Path) -> None:
     if BIRD is None:
         pytest.skip("BIRD 2 (`bird`) is not installed")
-    good, bad = tmp_path / "good.conf", tmp_path / "bad.conf"
-    good.write_text(BASE)
-    bad.write_text(INVALID)
+    live = tmp_path / "bird.conf"
+    live.write_text(BASE)
     reloader = SocketReloader(tmp_path / "no.ctl", bird_binary=BIRD, timeout=1.0)
-    reloader.check(good)
+    # Checked offline and renamed into place for a BIRD that starts later; the reload fails.
+    with pytest.raises(DaemonUnreachable, match="No such file or directory"):
+        installing(reloader, CHANGED, live)
+    assert live.read_text() == CHANGED
     with pytest.raises(ConfigRejected) as err:
-        reloader.check(bad)
-    assert err.value.detail == f"{bad}:5:19 Invalid prefix length 33"
+        installing(reloader, INVALID, live)
+    assert re.fullmatch(
+        r".*/\.bird\.conf\.\w{8}\.tmp:5:19 Invalid prefix length 33", err.value.detail
+    )
+    assert live.read_text() == CHANGED
     # Proof that the fallback is what answered: with no bird binary it cannot check at all.
+    nobird = SocketReloader(tmp_path / "no.ctl", bird_binary=str(tmp_path / "nobird"))
     with pytest.raises(BirdNotRun, match="not found"):
-        SocketReloader(tmp_path / "no.ctl", bird_binary=str(tmp_path / "nobird")).check(good)
+        installing(nobird, BASE, live)
+    assert live.read_text() == CHANGED
     with pytest.raises(ReloadFailed, match="No such file or directory"):
-        reloader.reload(good)
+        reloader.reload(live)
 
 
 def test_socket_reloader_checks_unquotable_path_with_bird_p(tmp_path: Path) -> None:
     if BIRD is None:
         pytest.skip("BIRD 2 (`bird`) is not installed")
     odd = tmp_path / 'a"b.conf'
-    odd.write_text(INVALID)
+    reloader = SocketReloader(tmp_path / "no.ctl", bird_binary=BIRD)
     with pytest.raises(ConfigRejected, match="Invalid prefix length"):
-        SocketReloader(tmp_path / "no.ctl", bird_binary=BIRD).check(odd)
+        installing(reloader, INVALID, odd)
+    assert not odd.exists()
     with pytest.raises(ReloadFailed, match="double quote"):
-        SocketReloader(tmp_path / "no.ctl", bird_binary=BIRD).reload(odd)
+        installing(reloader, BASE, odd)
+    assert odd.read_text() == BASE
+    with pytest.raises(ReloadFailed, match="double quote"):
+        reloader.reload(odd)
 
 
 def test_command_reloader_with_birdc(daemon: BirdDaemon) -> None:
     if BIRDC is None:
         pytest.skip("birdc is not installed")
-    daemon.conf.write_text(CHANGED)
     reloader: Reloader = CommandReloader([BIRDC, "-s", daemon.sock, "configure"], timeout=10)
-    reloader.check(daemon.conf)
-    assert reloader.reload(daemon.conf) == "Reconfigured"
+    assert installing(reloader, CHANGED, daemon.conf) == "Reconfigured"
     assert "10.49.0.2/32" in daemon.show_route()
-    daemon.conf.write_text(INVALID)
     with pytest.raises(ConfigRejected):
-        reloader.check(daemon.conf)
+        installing(reloader, INVALID, daemon.conf)
+    assert daemon.conf.read_text() == CHANGED, "checked with bird -p before the rename"
+    daemon.conf.write_text(INVALID)
     # birdc exits 1 when BIRD answers 8002, and prints the message on stdout.
     with pytest.raises(
         ReloadFailed, match=r"(?s)exited with status 1: .*Invalid prefix length 33$"

@@ -1,10 +1,11 @@
-"""One reconcile step with a fake Reloader: ordering of check/rename/reload, skipping unchanged
+"""One reconcile step with a fake Reloader: ordering of load/rename/reload, skipping unchanged
 text, keeping the last good config on every failure, retries, backoff, metrics and logs."""
 
 from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,28 @@ SECRET = "s3cr3t-value"
 
 
 class FakeReloader:
+    """BIRD as the sidecar sees it: `refusal` is raised before the commit (BIRD refused the
+    text, or staging it failed), `reload_error` after it (the reload failed once the file was
+    in place, as when no daemon answers) and by `reload`."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
-        self.check_error: Exception | None = None
+        self.refusal: Exception | None = None
         self.reload_error: Exception | None = None
         self.live: Path | None = None
+        self.live_at_install: list[str] = []
 
-    def check(self, candidate: Path) -> None:
+    def install(self, candidate: Path, live: Path, commit: Callable[[], None]) -> str:
         # The candidate sits beside the live file, and the live file is not yet replaced.
-        assert candidate.parent == (self.live or candidate).parent
-        self.calls.append(("check", candidate.read_text()))
-        if self.check_error:
-            raise self.check_error
+        assert candidate.parent == live.parent and live == (self.live or live)
+        self.calls.append(("install", candidate.read_text()))
+        self.live_at_install.append(live.read_text() if live.exists() else "")
+        if self.refusal:
+            raise self.refusal
+        commit()
+        if self.reload_error:
+            raise self.reload_error
+        return "0003 Reconfigured"
 
     def reload(self, live: Path) -> str:
         self.calls.append(("reload", live.read_text()))
@@ -98,12 +109,12 @@ def setup(tmp_path: Path) -> tuple[Reconciler, FakeReloader, Clock, Path]:
     return Reconciler(live, env, reloader, clock=clock), reloader, clock, live
 
 
-def test_apply_checks_the_candidate_then_renames_then_reloads(setup: Any) -> None:
+def test_bird_loads_the_candidate_then_it_is_renamed_into_place(setup: Any) -> None:
     rec, bird, _clock, live = setup
     out = rec.step(cluster)
     assert out.status == "applied" and out.summary == "0003 Reconfigured"
-    assert [c[0] for c in bird.calls] == ["check", "reload"]
-    assert bird.calls[0][1] == bird.calls[1][1] == live.read_text()
+    assert [c[0] for c in bird.calls] == ["install"], "one load of the text, no check before"
+    assert bird.calls[0][1] == live.read_text() and bird.live_at_install == ["# booted\n"]
     assert rec.ready and not list(live.parent.glob(".bird.conf.*")), "no staged file left"
     assert rec.metrics.value("birdgen_reloads_total", result="success") == 1
 
@@ -156,14 +167,14 @@ def test_a_fresh_start_whose_reload_fails_is_not_ready_and_retries(setup: Any) -
         (OSError(28, "No space left on device"), "write"),
     ],
 )
-def test_a_failed_check_leaves_the_live_file_alone(
+def test_a_refused_text_leaves_the_live_file_alone(
     setup: Any, error: Exception, cause: str
 ) -> None:
     rec, bird, _clock, live = setup
-    bird.check_error = error
+    bird.refusal = error
     out = rec.step(cluster)
     assert (out.status, out.cause) == ("failed", cause)
-    assert live.read_text() == "# booted\n" and [c[0] for c in bird.calls] == ["check"]
+    assert live.read_text() == "# booted\n" and [c[0] for c in bird.calls] == ["install"]
     assert not list(live.parent.glob(".bird.conf.*"))
     assert rec.metrics.value("birdgen_failures_total", cause=cause) == 1 and not rec.ready
 
@@ -179,7 +190,7 @@ def test_a_failed_reload_is_retried_without_a_new_change(setup: Any) -> None:
     bird.reload_error = None
     bird.calls.clear()
     out = rec.step(cluster)
-    # The file already holds the text, yet BIRD has not loaded it: reload, no second check.
+    # The file already holds the text, yet BIRD has not loaded it: reload it as it is.
     assert out.status == "applied" and [c[0] for c in bird.calls] == ["reload"]
     assert not rec.reload_pending and rec.next_retry is None
     assert rec.metrics.value("birdgen_reloads_total", result="failure") == 1
@@ -251,13 +262,13 @@ def test_a_failure_is_logged_once_and_no_secret_reaches_the_log(setup: Any) -> N
     try:
         rec.step(lambda: cluster(PASSWORD))
         assert SECRET in live.read_text()  # the password is in the config, as it must be
-        bird.check_error = ConfigRejected("/x:4:3 syntax error")
+        bird.refusal = ConfigRejected("/x:4:3 syntax error")
         bad = "apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: d}\nspec: {clusterIP: 10.49.1.1, externalIPs: [10.50.0.9]}\n"  # fmt: skip
         for _ in range(3):
             rec.step(lambda: cluster(PASSWORD + "---\n" + bad + NEW_SERVICE))
         for _ in range(2):  # no node to render: nothing can be held back to work around it
             rec.step(lambda: files.parse_text(PASSWORD, "<no nodes>"))
-        bird.check_error = None
+        bird.refusal = None
         bad_peer = PASSWORD.replace("asNumber: 64512", "asNumber: -1")
         for _ in range(2):  # held at its last valid version, with its password
             assert rec.step(lambda: cluster(bad_peer)).ok
@@ -281,11 +292,12 @@ class RefusingBird(FakeReloader):
         super().__init__()
         self.refused = refused
 
-    def check(self, candidate: Path) -> None:
-        super().check(candidate)
+    def install(self, candidate: Path, live: Path, commit: Callable[[], None]) -> str:
         for n, line in enumerate(candidate.read_text().splitlines(), 1):
             if self.refused in line:
+                self.calls.append(("refused", candidate.read_text()))
                 raise ConfigRejected(f"{candidate}:{n}:9 syntax error, unexpected '%'")
+        return super().install(candidate, live, commit)
 
 
 def test_a_service_whose_route_bird_refuses_is_held_and_the_rest_applied(tmp_path: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from bird_daemon import BIRD
 
+from birdgen.errors import ConfigRejected
+from birdgen.reload.control import DaemonUnreachable
 from birdgen.reload.show import Protocol
 from birdgen.verify.transaction import (
     Expectation,
@@ -61,7 +65,9 @@ class Undone(Transaction):
         super().__init__("/nonexistent.ctl", 5)
         self.reset = reset
 
-    def run(self, live: Path, expect: Expectation) -> str:
+    def run(
+        self, config: Path, expect: Expectation, commit: Callable[[], None] | None = None
+    ) -> str:
         raise NotConfirmed(("a problem",), "BIRD undid it", reset=self.reset)
 
 
@@ -84,3 +90,39 @@ def test_an_undone_text_is_put_back_and_refused_only_if_it_reset_sessions(
     else:
         tx.admit(live, "new\n")  # counts that did not match in time: tried again
     tx.admit(live, "newer\n")  # another text is always tried
+
+
+def test_an_undone_candidate_never_reaches_the_live_file(tmp_path: Path) -> None:
+    # The candidate is renamed into place only once it verified: undone, nothing is put back
+    # because nothing was replaced, and the text that reset sessions is still not tried again.
+    live, candidate = tmp_path / "bird.conf", tmp_path / ".bird.conf.candidate.tmp"
+    live.write_text("old\n")
+    candidate.write_text("new\n")
+    tx = Undone(reset=True)
+    tx.admit(live, "new\n")
+    commits: list[str] = []
+    with pytest.raises(NotConfirmed):
+        tx.install(candidate, live, lambda: commits.append("commit"), plan=None, text="new\n")  # type: ignore[arg-type]
+    assert commits == [] and live.read_text() == "old\n" and tx.running == "old\n"
+    with pytest.raises(NotConfirmed):
+        tx.admit(live, "new\n")
+
+
+def test_without_a_daemon_the_candidate_is_checked_offline_and_put_in_place(
+    tmp_path: Path,
+) -> None:
+    # For the BIRD that starts later (it reads the live file); the reload itself fails.
+    live, candidate = tmp_path / "bird.conf", tmp_path / "candidate.conf"
+    live.write_text("old\n")
+    candidate.write_text("router id 192.0.2.1;\nprotocol device {}\n")
+    commits: list[str] = []
+    if BIRD is None:
+        pytest.skip("BIRD 2 (`bird`) is not installed")
+    tx = Transaction(tmp_path / "no.ctl", 5, bird_binary=BIRD)
+    with pytest.raises(DaemonUnreachable):
+        tx.install(candidate, live, lambda: commits.append("commit"), plan=None, text="x")  # type: ignore[arg-type]
+    assert commits == ["commit"]
+    candidate.write_text("router id 192.0.2.300;\nprotocol device {}\n")
+    with pytest.raises(ConfigRejected):
+        tx.install(candidate, live, lambda: commits.append("commit"), plan=None, text="y")  # type: ignore[arg-type]
+    assert commits == ["commit"], "a text bird -p refuses is not put in place"
