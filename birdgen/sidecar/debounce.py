@@ -59,16 +59,24 @@ class Debouncer:
         with self._cond:
             return self._take()
 
-    def wait(self, timeout: float) -> Batch | None:
+    def take_now(self) -> Batch | None:
+        """The pending batch, due or not (and forget it), else None."""
+        with self._cond:
+            return self._take(eager=True)
+
+    def wait(self, timeout: float, *, eager: bool = False) -> Batch | None:
         """Block until a batch is due (returned), `wake()` is called or `timeout` passes (None).
+        `eager`: a pending change is due at once, with no quiet period to wait out.
 
         `timeout` is measured with the real monotonic clock: waiting is the one thing an
-        injected clock cannot do for us.
+        injected clock cannot do for us. The wait ends at the batch's deadline, not a moment
+        after it: a wait that returns early (the clocks round differently) only goes round
+        again for what is left.
         """
         end = time.monotonic() + timeout
         with self._cond:
             while True:
-                batch = self._take()
+                batch = self._take(eager)
                 if batch is not None:
                     return batch
                 if self._woken:
@@ -79,7 +87,7 @@ class Debouncer:
                     return None
                 due = self._deadline()
                 if due is not None:
-                    remaining = min(remaining, max(0.0, due - self.clock()) + 0.001)
+                    remaining = min(remaining, max(0.0, due - self.clock()))
                 self._cond.wait(remaining)
 
     def wake(self) -> None:
@@ -93,8 +101,8 @@ class Debouncer:
             return None
         return min(self._last + self.quiet, self._first + self.max_delay)
 
-    def _take(self) -> Batch | None:
-        due = self._deadline()
+    def _take(self, eager: bool = False) -> Batch | None:
+        due = self._first if eager else self._deadline()
         if due is None or self.clock() < due or self._first is None:
             return None
         batch = Batch(self._first, self._last, self._count)

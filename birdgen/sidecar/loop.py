@@ -130,7 +130,14 @@ class Sidecar:
         try:
             while not self._stop.is_set():
                 self.heartbeat = time.monotonic()
-                batch = self.debouncer.wait(self._timeout())
+                # Until the first step, a change is taken at once: the loop only waits for the
+                # initial lists, which are a complete view, not a burst to let settle, so the
+                # step runs as the last one completes (and at once where there is none).
+                eager = not announced
+                if eager and self._dirty and self.synced():
+                    batch = self.debouncer.take_now()
+                else:
+                    batch = self.debouncer.wait(self._timeout(), eager=eager)
                 if self._stop.is_set():
                     break
                 if batch is not None:

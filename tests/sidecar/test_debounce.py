@@ -84,3 +84,17 @@ def test_wait_returns_the_batch_from_another_thread_and_wake_unblocks() -> None:
     # None either way: only the time tells wake from the 60 s timeout, so the bound is far off.
     assert d.wait(60.0) is None and time.monotonic() - began < 30
     assert d.wait(0.05) is None  # timeout with nothing pending
+
+
+def test_an_eager_wait_takes_a_pending_change_at_once(clock: Clock) -> None:
+    # The loop waits eagerly until its first step: the initial lists are no burst to let settle.
+    d = Debouncer(quiet=0.1, max_delay=1.0, clock=clock)
+    d.changed()
+    d.changed()
+    batch = d.wait(30.0, eager=True)  # the injected clock never reaches the deadline
+    assert batch is not None and (batch.first, batch.count) == (1000.0, 2)
+    assert d.take_now() is None and d.wait(0.0, eager=True) is None
+    d.changed()
+    assert d.take() is None, "a plain take still waits for the quiet period"
+    taken = d.take_now()
+    assert taken is not None and taken.count == 1 and d.deadline() is None

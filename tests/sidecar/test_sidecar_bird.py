@@ -347,3 +347,20 @@ def test_a_change_after_the_sync_is_planned_from_what_the_informers_changed(
     api.patch("EndpointSlice", "web-1", "default", lambda s: endpoint_slice("web", [NODE]))
     wait_for(lambda: WEB in bird.routes(), what="route back")
     assert view.fed_updates > fed
+
+
+def test_the_first_step_takes_the_initial_lists_without_waiting_out_the_debounce(
+    api: FakeApiServer, bird: Bird, start_sidecar: Callable[..., Running]
+) -> None:
+    # The initial lists are a complete view, not a burst of changes: the first step takes them
+    # as the last list completes, rather than after the quiet period (an hour here), which
+    # would leave them pending for a second step; later changes are debounced as ever.
+    populate(api)
+    running = start_sidecar(debounce=3600.0, max_delay=3600.0)
+    wait_for(lambda: running.sidecar.reconciler.ready, what="the first step")
+    assert {RANGE, WEB} <= bird.routes()
+    assert running.sidecar.debouncer.deadline() is None, "the lists' changes are taken"
+    api.create(service("api", "10.49.0.11"))
+    api.create(endpoint_slice("api", [NODE]))
+    wait_for(lambda: running.sidecar.debouncer.deadline() is not None, what="a debounced change")
+    assert "10.49.0.11/32" not in bird.routes() and running.sidecar.reconciler.successes == 1
