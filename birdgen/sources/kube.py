@@ -526,17 +526,20 @@ class Informer:
         with self._lock:
             return list(self._store.values())
 
-    def take(self) -> tuple[list[Any], Taken | None]:
-        """The stored values, and what changed since the last take (None: not known, as at
-        the first take and after a relist). Both read at one moment."""
+    def take_into(self, values: list[Any]) -> Taken | None:
+        """The stored values, appended to `values`, and what changed since the last take (None:
+        not known, as at the first take and after a relist). Both read at one moment.
+
+        Appended, so that the sidecar's step gathers every type's values in one pass: a copy
+        of 41,000 records scattered over the heap costs milliseconds a pass."""
         with self._lock:
-            values = list(self._store.values())
+            values.extend(self._store.values())
             before, self._before = self._before, {}
             if before is None:
-                return values, None
+                return None
             store = self._store
             after = [store[k] for k in before if k in store]
-            return values, Taken([v for v in before.values() if v is not _GONE], after)
+            return Taken([v for v in before.values() if v is not _GONE], after)
 
     def items(self) -> list[tuple[tuple[str, str], Any]]:
         with self._lock:
@@ -861,13 +864,13 @@ class KubeWatcher:
         is read at one moment, as in `values()`, together with its changes."""
         informers = self.all_informers()
         names = [informer.rtype.name for informer in informers]
-        takes = [informer.take() for informer in informers]
-        known = names == self._taken_names and all(t is not None for _, t in takes)
+        values: list[Any] = []  # one list, filled in one pass over each store
+        takes = [informer.take_into(values) for informer in informers]
+        known = names == self._taken_names and all(t is not None for t in takes)
         self._taken_names = names
-        values = list(chain.from_iterable(v for v, _ in takes))
         if not known:
             return values, None
-        changed = [t for _, t in takes if t is not None]
+        changed = [t for t in takes if t is not None]
         return values, Taken(
             [v for t in changed for v in t.before], [v for t in changed for v in t.after]
         )
