@@ -39,6 +39,7 @@ class Debouncer:
         self._last = 0.0
         self._count = 0
         self._woken = False
+        self.changes = 0  # every change so far: equal counts, no change in between
 
     def changed(self) -> None:
         with self._cond:
@@ -47,6 +48,7 @@ class Debouncer:
                 self._first = now
             self._last = now
             self._count += 1
+            self.changes += 1
             self._cond.notify_all()
 
     def deadline(self) -> float | None:
@@ -64,9 +66,17 @@ class Debouncer:
         with self._cond:
             return self._take(eager=True)
 
-    def wait(self, timeout: float, *, eager: bool = False) -> Batch | None:
+    def wait(
+        self,
+        timeout: float,
+        *,
+        eager: bool = False,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> Batch | None:
         """Block until a batch is due (returned), `wake()` is called or `timeout` passes (None).
         `eager`: a pending change is due at once, with no quiet period to wait out.
+        `meanwhile`: called once (without the lock) as soon as a batch is pending and not yet
+        due, so the consumer can prepare its step during the quiet period.
 
         `timeout` is measured with the real monotonic clock: waiting is the one thing an
         injected clock cannot do for us. The wait ends at the batch's deadline, not a moment
@@ -86,6 +96,14 @@ class Debouncer:
                 if remaining <= 0:
                     return None
                 due = self._deadline()
+                if due is not None and meanwhile is not None:
+                    prepare, meanwhile = meanwhile, None
+                    self._cond.release()
+                    try:
+                        prepare()
+                    finally:
+                        self._cond.acquire()
+                    continue
                 if due is not None:
                     remaining = min(remaining, max(0.0, due - self.clock()))
                 self._cond.wait(remaining)

@@ -98,3 +98,13 @@ def test_an_eager_wait_takes_a_pending_change_at_once(clock: Clock) -> None:
     assert d.take() is None, "a plain take still waits for the quiet period"
     taken = d.take_now()
     assert taken is not None and taken.count == 1 and d.deadline() is None
+
+
+def test_meanwhile_runs_once_while_a_batch_waits_out_its_quiet_period() -> None:
+    d = Debouncer(quiet=0.05, max_delay=1.0)
+    calls: list[int] = []
+    assert d.wait(0.0, meanwhile=lambda: calls.append(d.changes)) is None
+    assert calls == [], "nothing pending: nothing to prepare"
+    d.changed()
+    batch = d.wait(30.0, meanwhile=lambda: calls.append(d.changes))
+    assert batch is not None and batch.count == 1 and calls == [1]

@@ -364,3 +364,27 @@ def test_the_first_step_takes_the_initial_lists_without_waiting_out_the_debounce
     api.create(endpoint_slice("api", [NODE]))
     wait_for(lambda: running.sidecar.debouncer.deadline() is not None, what="a debounced change")
     assert "10.49.0.11/32" not in bird.routes() and running.sidecar.reconciler.successes == 1
+
+
+def test_the_view_taken_during_the_quiet_period_misses_no_later_change(
+    api: FakeApiServer, bird: Bird, start_sidecar: Callable[..., Running]
+) -> None:
+    # The loop takes its view of the cluster as a batch's first change arrives, while it would
+    # only wait out the quiet period; a change after that makes the step take a fresh view and
+    # join what changed over both, so the step is still fed and nothing is missed.
+    populate(api)
+    running = start_sidecar(debounce=1.0, max_delay=5.0)
+    wait_for(lambda: running.sidecar.reconciler.ready, what="the first step")
+    sidecar, view = running.sidecar, running.sidecar.reconciler.state.view
+    # One change alone: the step uses the view taken ahead as it is.
+    api.patch("EndpointSlice", "web-1", "default", lambda s: endpoint_slice("web", ["node-2"]))
+    wait_for(lambda: WEB not in bird.routes(), what="the withdrawal")
+    wait_for(lambda: sidecar.taken_ahead == 1, what="the step done with the view taken ahead")
+    wait_for(lambda: sidecar.reconciler.successes == 2, what="the step counted")
+    fed, takes = view.fed_updates, sidecar.takes_ahead
+    api.create(service("api", "10.49.0.11"))
+    wait_for(lambda: sidecar.takes_ahead == takes + 1, what="the view taken ahead")
+    api.create(endpoint_slice("api", [NODE]))  # within the quiet period, after that view
+    wait_for(lambda: "10.49.0.11/32" in bird.routes(), what="the Service and its slice in BIRD")
+    assert sidecar.taken_ahead == 1, "a fresh view, the one taken ahead being out of date"
+    assert view.fed_updates == fed + 1, "fed what changed over both views"
