@@ -284,7 +284,7 @@ def lab(ipv6: bool, pause: bool, manifests: Path | None) -> None:
     default="/run/bird/bird.ctl",
     show_default=True,
     metavar="PATH",
-    help="BIRD's control socket: `configure check` and `configure` are sent here.",
+    help="BIRD's control socket: `configure` (and `show`) are sent here.",
 )
 @click.option(
     "--reload-command",

@@ -1,9 +1,10 @@
 """Check a candidate config with BIRD's own parser (`bird -p`) before it goes anywhere near BIRD.
 
-Place in the pipeline: render -> **write (check)** -> rename -> reload. The write stage asks
-this module whether BIRD will accept the text *before* renaming it over the live file, so a
-rejected config never replaces a working one. The reload stage uses `check_file` as its fallback
-when no daemon answers on the control socket (`configure check` needs a running BIRD).
+Place in the pipeline: render -> **write (check)** -> rename -> reload. `render -o --check`
+asks this module whether BIRD will accept the text *before* renaming it over the live file, so
+a rejected config never replaces a working one. The sidecar has the running BIRD load the
+staged file itself (its `configure` refuses what it cannot load); it uses `check_file` where no
+daemon answers on the control socket, and before a reload command, which loads the live file.
 
 `bird -p` parses and exits; it opens no socket, touches no routing table and sends nothing.
 """
