@@ -1,9 +1,12 @@
 """Per-module figures from the last `./dev mutate` run (mutmut's results under mutants/).
 
-Prints, for each module, the mutants generated and how each checked one ended: killed (a test
-failed, or the run crashed), timed out, survived, or reached by no selected test; the mutants
-not checked yet (or whose check was interrupted); and the kill ratio, (killed + timeout) over
-the checked ones. Then the names of the survivors, for `.venv/bin/mutmut show NAME`.
+Prints, for each module, the mutants generated and how each checked one ended: killed by a
+test (a test failed, or the run crashed), rejected by mypy --strict (mutmut's type-check
+pre-filter: `./dev lint` would refuse it before any commit), timed out, survived, or reached by
+no selected test; the mutants not checked yet (or whose check was interrupted); the kill ratio,
+(killed + mypy + timeout) over the checked ones; and the tests' own ratio, (killed + timeout)
+over the checked ones mypy accepts. Then the names of the survivors, for
+`.venv/bin/mutmut show NAME`.
 docs/testing.md records these figures.
 """
 
@@ -23,21 +26,28 @@ MUTANTS = Path(__file__).resolve().parent.parent / "mutants"
 COLUMN = {
     "killed": "killed",
     "segfault": "killed",
-    "caught by type check": "killed",
+    "caught by type check": "mypy",
     "timeout": "timeout",
     "survived": "survived",
     "no tests": "no tests",
 }
-COLUMNS = ("killed", "timeout", "survived", "no tests", "unchecked")
+COLUMNS = ("killed", "mypy", "timeout", "survived", "no tests", "unchecked")
 
 
-def ratio(row: Counter[str]) -> str:
-    checked = sum(row[c] for c in COLUMNS if c != "unchecked")
-    return f"{(row['killed'] + row['timeout']) / checked:.1%}" if checked else "-"
+def percent(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "-"
+
+
+def ratios(row: Counter[str]) -> tuple[str, str]:
+    """The kill ratio over every checked mutant, and the tests' over those mypy accepts."""
+    by_tests = row["killed"] + row["timeout"]
+    tested = by_tests + row["survived"] + row["no tests"]
+    return percent(by_tests + row["mypy"], tested + row["mypy"]), percent(by_tests, tested)
 
 
 def line(name: str, total: int, row: Counter[str]) -> str:
-    return f"{name:30} {total:7} " + " ".join(f"{row[c]:>9}" for c in COLUMNS) + f" {ratio(row):>6}"
+    cells = " ".join(f"{row[c]:>9}" for c in COLUMNS)
+    return f"{name:30} {total:7} {cells} " + " ".join(f"{r:>6}" for r in ratios(row))
 
 
 def main() -> int:
@@ -48,7 +58,9 @@ def main() -> int:
     grand: Counter[str] = Counter()
     grand_total = 0
     survivors: list[str] = []
-    print(f"{'module':30} {'mutants':>7} " + " ".join(f"{c:>9}" for c in COLUMNS) + "  ratio")
+    print(
+        f"{'module':30} {'mutants':>7} " + " ".join(f"{c:>9}" for c in COLUMNS) + "  ratio  tests"
+    )
     for meta in metas:
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
         if not codes:
