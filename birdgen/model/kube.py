@@ -277,9 +277,9 @@ def _slice_fields(
     # The one label birdgen reads here; the others are the API server's business.
     labels = label_map(top.sub("metadata"), "labels", read=SERVICE_NAME_LABEL)
     service = labels.get(SERVICE_NAME_LABEL, "")
-    address_type = top.get("addressType", parse_str, "")
-    if address_type not in ("IPv4", "IPv6", "FQDN"):
-        top.fail("addressType", f"{show(address_type)} is not IPv4, IPv6 or FQDN")
+    address_type = top.get("addressType", _address_type, "")
+    if not top.has("addressType"):
+        top.fail("addressType", "is required (IPv4, IPv6 or FQDN)")
     endpoints = []
     for ep in top.items("endpoints"):
         ready = ep.sub("conditions").get("ready", _ready, True)
@@ -287,6 +287,12 @@ def _slice_fields(
     if not service:
         return None  # not owned by a Service: nothing to advertise for it
     return EndpointSlice(namespace, name, service, address_type, tuple(endpoints))
+
+
+def _address_type(value: Any) -> str:
+    if value not in ("IPv4", "IPv6", "FQDN"):
+        raise ValueError(f"{show(value)} is not IPv4, IPv6 or FQDN")
+    return str(value)
 
 
 def _ready(value: Any) -> bool:
