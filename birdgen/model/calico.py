@@ -115,10 +115,10 @@ def _secret_ref(fields: Fields) -> SecretKeyRef | None:
         return None
     name = ref.get("name", parse_object_name, "")
     key = ref.get("key", _secret_key, "")
-    if not name:
-        ref.fail("name", "is required")
-    if not key:
-        ref.fail("key", "is required")
+    # A value given but invalid was reported by `get`; "is required" only when there is none.
+    for field in ("name", "key"):
+        if not ref.has(field):
+            ref.fail(field, "is required")
     return SecretKeyRef(name, key) if name and key else None
 
 
