@@ -62,10 +62,11 @@ def kind_of(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _shown_name(value: Any) -> str:
-    """An invalid name as the `Kind/<name>` of a problem: itself when it is short text."""
+def _shown_name(value: Any, unsafe: str = " :/") -> str:
+    """An invalid name as the `Kind/<name>` of a problem: itself when it is short text without
+    `unsafe` characters (a `/` would read as a separator there; an apiVersion has one)."""
     plain = isinstance(value, str) and 0 < len(value) <= SHOW_MAX and value.isprintable()
-    return value if plain and not any(c in value for c in " :/") else "?"
+    return value if plain and not any(c in value for c in unsafe) else "?"
 
 
 Key = tuple[str, str, str]  # (kind, namespace, name); kind is "KubeNode" for a v1 Node
@@ -135,7 +136,7 @@ def _key(obj: Any, problems: list[Problem], notices: list[str]) -> Key | None:
         name = meta.get("name", "?") if isinstance(meta, dict) else "?"
         notices.append(
             f"skipping {_shown_name(fields.get('kind'))}/{_shown_name(name)} "
-            f"({_shown_name(fields.get('apiVersion'))}): not a kind birdgen reads"
+            f"({_shown_name(fields.get('apiVersion'), unsafe=' ()')}): not a kind birdgen reads"
         )
         return None
     meta = obj.get("metadata")
