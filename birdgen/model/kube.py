@@ -296,9 +296,7 @@ def _address_type(value: Any) -> str:
 
 
 def _ready(value: Any) -> bool:
-    if value is None:
-        return True
-    if not isinstance(value, bool):
+    if not isinstance(value, bool):  # (null never gets here: `Fields.get` gives the default)
         raise ValueError(f"{show(value)} is not a boolean")
     return value
 

@@ -261,8 +261,7 @@ class _Token:
     position: int
 
     def describe(self) -> str:
-        if self.kind == "end":
-            return "the end of the selector"
+        """The token as `fail` names it (never the end, which it leaves unnamed)."""
         if self.kind == "string":
             return f"the string {_quote(self.text)}"  # one read from text never holds both quotes
         return f'"{self.text}"'

@@ -75,3 +75,27 @@ def test_a_global_peering_beats_a_node_scoped_one_and_the_port_is_named() -> Non
 
 def test_the_same_settings_twice_say_nothing() -> None:
     assert warnings(bgp_peer("a", **PEER), bgp_peer("b", **PEER)) == []
+
+
+def test_settings_that_apply_only_to_peer_ip_peers_make_no_conflict_between_selector_peers() -> (
+    None
+):
+    """localASNumber and numAllowedLocalASNumbers apply to peerIP peers only: two selector
+    peers differing in them give one and the same session."""
+
+    def node(name: str, address: str, role: str) -> dict[str, Any]:
+        return {"apiVersion": "projectcalico.org/v3", "kind": "Node",
+                "metadata": {"name": name, "labels": {"role": role}},
+                "spec": {"bgp": {"ipv4Address": address}}}  # fmt: skip
+
+    selectors = {"nodeSelector": "role == 'me'", "peerSelector": "role == 'worker'"}
+    objects = [
+        bgp_configuration(),
+        node("me", "10.0.0.2/24", "me"),
+        node("n1", "10.0.0.3/24", "worker"),
+        bgp_peer("a", **selectors),
+        bgp_peer("b", **selectors, localASNumber=65100, numAllowedLocalASNumbers=3),
+    ]
+    plan = build_plan(parse_cluster(objects), Environment(node_name="me"))
+    assert plan.warnings == ()
+    assert [s.name for f in plan.families for s in f.sessions] == ["Node_10_0_0_3"]
