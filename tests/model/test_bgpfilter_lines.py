@@ -96,3 +96,10 @@ def test_the_spec_and_the_object_name_their_unknown_fields() -> None:
     assert refusal({"exportV4": "x"}) == ['BGPFilter/f: spec.exportV4: expected a list, got "x"']
     assert refusal("x") == ['BGPFilter/f: spec: expected an object, got "x"']
     assert refusal({}, status={}, extra=1) == ["BGPFilter/f: extra: unknown field"]
+
+
+def test_an_empty_cidr_is_no_cidr_as_calicos_omitempty() -> None:
+    obj = {"apiVersion": "projectcalico.org/v3", "kind": "BGPFilter", "metadata": {"name": "f"},
+           "spec": {"exportV4": [{"action": "Reject", "cidr": ""}]}}  # fmt: skip
+    (rule,) = parse_cluster([obj]).filters["f"].export_v4
+    assert (rule.action, rule.cidr, rule.operator) == ("reject", None, "")

@@ -163,3 +163,17 @@ def test_a_multicast_address_is_rendered_with_this_warning(
 
 def test_an_empty_password_is_no_password() -> None:
     assert parse_cluster([config(nodeMeshPassword={})]).default_config.node_mesh_password is None
+
+
+def test_an_ip_pool_cidr_is_validated_though_pools_are_not_used() -> None:
+    obj = pool(cidr="10.0.0.1/8")
+    with pytest.raises(InvalidInput) as info:
+        parse_cluster([obj])
+    assert [str(p) for p in info.value.problems] == [
+        'IPPool/p: spec.cidr: "10.0.0.1/8" has host bits set (did you mean "10.0.0.0/8"?)'
+    ]
+
+
+def test_an_empty_route_reflector_cluster_id_is_no_route_reflector() -> None:
+    cluster = parse_cluster([node(ipv4Address="10.0.0.1/24", routeReflectorClusterID="")])
+    assert cluster.nodes["n"].rr_cluster_id == ""

@@ -24,6 +24,7 @@ from birdgen.model.values import (
     parse_object_name,
     parse_peer_ip,
     parse_str,
+    show,
     unusable_bgp_address,
 )
 
@@ -165,3 +166,15 @@ def test_refused_with_these_words(parse: Callable[[Any], Any], value: Any, messa
 )  # fmt: skip
 def test_addresses_bird_cannot_peer_with(address: str, why: str | None) -> None:
     assert unusable_bgp_address(ip(address)) == why
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (2**128 - 1, "340282366920938463463374607431768211455"),
+        (2**128, "<an integer of 129 bits>"),
+        (-(2**128), "<an integer of 129 bits>"),
+    ],
+)
+def test_an_integer_is_shown_up_to_128_bits(value: int, shown: str) -> None:
+    assert show(value) == shown

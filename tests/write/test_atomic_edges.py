@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from birdgen.write.atomic import commit, remove_stale
+from birdgen.pipeline import apply
+from birdgen.write.atomic import commit, remove_stale, staged_pattern
 
 SHM = Path("/dev/shm")
 
@@ -83,3 +84,18 @@ def test_staged_looking_names_that_are_not_leftovers_stop_nothing(tmp_path: Path
             os.close(fd)
     assert {p.name for p in removed} == stale
     assert set(os.listdir(tmp_path)) == {"bird.conf", *odd_names}
+
+
+def test_the_candidate_is_staged_beside_the_target_under_the_pattern_cleanup_knows(
+    tmp_path: Path,
+) -> None:
+    """So that a run killed while checking leaves a file the next run recognises and removes,
+    and the rename is within one directory (atomic)."""
+    live = tmp_path / "bird.conf"
+    live.write_text("# old\n")
+    seen: list[Path] = []
+    apply("# new\n", live, check=seen.append)
+    (candidate,) = seen
+    assert candidate.parent == tmp_path
+    assert staged_pattern(live).fullmatch(candidate.name), candidate.name
+    assert live.read_text() == "# new\n" and sorted(os.listdir(tmp_path)) == ["bird.conf"]
