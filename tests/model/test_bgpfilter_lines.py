@@ -103,3 +103,17 @@ def test_an_empty_cidr_is_no_cidr_as_calicos_omitempty() -> None:
            "spec": {"exportV4": [{"action": "Reject", "cidr": ""}]}}  # fmt: skip
     (rule,) = parse_cluster([obj]).filters["f"].export_v4
     assert (rule.action, rule.cidr, rule.operator) == ("reject", None, "")
+
+
+def test_a_prefix_length_range_of_one_length_is_accepted() -> None:
+    obj = {"apiVersion": "projectcalico.org/v3", "kind": "BGPFilter", "metadata": {"name": "f"},
+           "spec": {"exportV4": [{**IN, "prefixLength": {"min": 24, "max": 24}}]}}  # fmt: skip
+    (rule,) = parse_cluster([obj]).filters["f"].export_v4
+    assert rule.prefix_length == (24, 24)
+
+
+def test_a_bad_cidr_with_a_prefix_length_is_said_once() -> None:
+    """The prefix length does not also 'require cidr': a cidr was written, and refused."""
+    assert refusal({"importV4": [{**IN, "cidr": "x", "prefixLength": {"max": 24}}]}) == [
+        f'{R}.cidr: "x" is not a CIDR such as "10.96.0.0/12"'
+    ]

@@ -44,3 +44,29 @@ def test_a_value_holding_both_quotes_cannot_be_printed() -> None:
     with pytest.raises(ValueError) as info:
         str(Equals("a", "x'\"y"))
     assert str(info.value) == "'x\\'\"y' contains both quote characters and cannot be written"
+
+
+def test_negations_nest_up_to_a_hundred_deep() -> None:
+    # "!" nests without parentheses: few frames per level, so this runs under mutmut too,
+    # where tests/model/test_selector.py's 5,000 levels cannot.
+    assert parse_selector("!" * 99 + "all()").matches({}) is False
+    with pytest.raises(SelectorError) as info:
+        parse_selector("!" * 100 + "all()")
+    assert (
+        str(info.value) == f'selector "{"!" * 100}all()": nested more than 100 deep at position 100'
+    )
+
+
+def test_the_depth_is_of_nesting_not_of_length() -> None:
+    assert parse_selector(" && ".join(["!has(a)"] * 150)).matches({})
+    # 61 levels before the parentheses, then 61 more inside their second operand: 122 deep.
+    text = "!" * 60 + "(has(a) && " + "!" * 60 + "has(b))"
+    with pytest.raises(SelectorError) as info:
+        parse_selector(text)
+    assert str(info.value) == f'selector "{text}": nested more than 100 deep at position 110'
+
+
+def test_a_key_may_hold_any_key_character() -> None:
+    selector = parse_selector("Xkey == 'v' && aXb in {'c'} && has(X)")
+    assert str(selector) == 'Xkey == "v" && aXb in {"c"} && has(X)'
+    assert selector.matches({"Xkey": "v", "aXb": "c", "X": ""})
