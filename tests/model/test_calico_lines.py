@@ -180,3 +180,17 @@ def test_an_ip_pool_cidr_is_validated_though_pools_are_not_used() -> None:
 def test_an_empty_route_reflector_cluster_id_is_no_route_reflector() -> None:
     cluster = parse_cluster([node(ipv4Address="10.0.0.1/24", routeReflectorClusterID="")])
     assert cluster.nodes["n"].rr_cluster_id == ""
+
+
+def test_a_calico_node_without_bgp_keeps_its_labels_for_selectors() -> None:
+    obj = {"apiVersion": "projectcalico.org/v3", "kind": "Node",
+           "metadata": {"name": "n", "labels": {"rack": "r1"}}, "spec": {}}  # fmt: skip
+    assert parse_cluster([obj]).nodes["n"].labels == {"rack": "r1"}
+
+
+def test_an_empty_node_address_is_no_address_as_calicos_omitempty() -> None:
+    cluster = parse_cluster([node(ipv4Address="", ipv6Address="fd00::2/64")])
+    assert cluster.nodes["n"].ipv4 is None
+    assert str(cluster.nodes["n"].ipv6) == "fd00::2/64"
+    cluster = parse_cluster([node(ipv4Address="10.0.0.2/24", ipv6Address="")])
+    assert str(cluster.nodes["n"].ipv4) == "10.0.0.2/24" and cluster.nodes["n"].ipv6 is None

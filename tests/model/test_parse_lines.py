@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from birdgen.errors import InvalidInput
-from birdgen.model.parse import parse_cluster, parse_object, referenced_secrets
+from birdgen.model.parse import index, parse_cluster, parse_object, referenced_secrets
 
 CALICO = "projectcalico.org/v3"
 
@@ -114,3 +114,30 @@ def test_the_secrets_referenced_are_those_of_peers_and_of_the_default_mesh_passw
         service("s", "10.0.0.1"),
     ]
     assert referenced_secrets(parse_object(o) for o in objects) == {"peer-a", "shared", "mesh"}
+
+
+def test_index_keys_raw_and_parsed_objects_alike_and_collects_what_has_no_key() -> None:
+    """The sidecar's holding keys its objects with `index`: a later object replaces an
+    earlier one of the same key, whether raw or parsed; one without a key is said."""
+    raw = service("s", "10.0.0.1")
+    parsed = parse_object(service("s", "10.0.0.2", "default"))
+    problems: list[Any] = []
+    notices: list[str] = []
+    objects = [
+        raw,
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+        parsed,
+        parse_object({"apiVersion": "v1", "kind": "Service"}),
+        parse_object({"apiVersion": "v1", "kind": "Other", "metadata": {"name": "o"}}),
+        service("t", "10.0.0.3", "b"),
+    ]
+    out = index(objects, problems, notices)
+    assert list(out.items()) == [
+        (("Service", "default", "s"), parsed),
+        (("Service", "b", "t"), objects[-1]),
+    ]
+    assert [str(p) for p in problems] == ["Service/?: metadata: is required"]
+    assert notices == [
+        "skipping ConfigMap/c (v1): not a kind birdgen reads",
+        "skipping Other/o (v1): not a kind birdgen reads",
+    ]

@@ -70,3 +70,9 @@ def test_a_key_may_hold_any_key_character() -> None:
     selector = parse_selector("Xkey == 'v' && aXb in {'c'} && has(X)")
     assert str(selector) == 'Xkey == "v" && aXb in {"c"} && has(X)'
     assert selector.matches({"Xkey": "v", "aXb": "c", "X": ""})
+
+
+def test_a_quote_after_a_stray_character_still_opens_a_string() -> None:
+    with pytest.raises(SelectorError) as info:
+        parse_selector('has(a) $"')
+    assert str(info.value) == 'selector "has(a) $"": unterminated string at position 8'
