@@ -76,3 +76,12 @@ def test_a_quote_after_a_stray_character_still_opens_a_string() -> None:
     with pytest.raises(SelectorError) as info:
         parse_selector('has(a) $"')
     assert str(info.value) == 'selector "has(a) $"": unterminated string at position 8'
+
+
+@pytest.mark.parametrize("text", ["!", "has(a) && ", "(has(a) || "])
+def test_a_selector_that_ends_where_a_term_is_due_says_what_was_expected(text: str) -> None:
+    with pytest.raises(SelectorError) as info:
+        parse_selector(text)
+    assert str(info.value) == (
+        f'selector "{text}": expected a label key, "all()", "has(", "!" or "(" at position {len(text)}'
+    )
