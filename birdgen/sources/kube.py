@@ -4,9 +4,10 @@
 This is the cluster edge of the pipeline. It yields raw objects: plain dicts shaped exactly like
 a YAML manifest (`apiVersion`, `kind`, `metadata`, `spec`, `status`), the same shape
 `birdgen.sources.files` yields, so nothing downstream can tell a file from a cluster. The
-`kubernetes` client is used for transport only: every response is read raw
-(`_preload_content=False`), because the client's generated models are slow and rename fields to
-snake_case. For the informers (which have a `transform`), Services and EndpointSlices — nearly
+`kubernetes` client is used for transport only: its `ApiClient` makes each request (TLS, proxy,
+credentials) and every response is read raw, because the client's generated models are slow,
+rename fields to snake_case, and their classes alone would be a fifth of the sidecar's memory
+(`KubeSource._get`). For the informers (which have a `transform`), Services and EndpointSlices — nearly
 all of a cluster's objects — and v1 Nodes (mostly status, unread) are decoded by msgspec straight into their typed documents
 (`birdgen.model.documents`), item by item, skipping every field birdgen does not read; every
 other response, and an item whose JSON is not of its document's shape, is decoded whole by
@@ -98,6 +99,13 @@ class ResourceType:
     def field_selector(self) -> str | None:
         return f"metadata.name={self.object_name}" if self.object_name else None
 
+    @property
+    def path(self) -> str:
+        """The collection's path, as the API lays it out: `/api/v1/...` for the core group,
+        `/apis/GROUP/VERSION/...` for the others; `{namespace}` is a path parameter."""
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        return f"{base}{'/namespaces/{namespace}' if self.namespace else ''}/{self.plural}"
+
 
 def secret_type(namespace: str, name: str) -> ResourceType:
     """One Secret, read by name: what `resourceNames` in deploy/bgp-secrets-rbac.yaml allows."""
@@ -172,26 +180,6 @@ class KubeSource:
         self.api_client = api_client
         self.types = resource_types()
         self.secrets_namespace = namespace_for_secrets
-        core = client.CoreV1Api(api_client)
-        discovery = client.DiscoveryV1Api(api_client)
-        custom = client.CustomObjectsApi(api_client)
-        ns = namespace_for_secrets
-        self._core = core
-
-        def crd(plural: str) -> Callable[..., Any]:
-            return lambda **kw: custom.list_cluster_custom_object(
-                "crd.projectcalico.org", "v1", plural, **kw
-            )
-
-        # One list-or-watch call per type; the client's generated methods build the paths.
-        self._calls: dict[str, Callable[..., Any]] = {
-            "services": core.list_service_for_all_namespaces,
-            "endpoints": core.list_endpoints_for_all_namespaces,
-            "nodes": core.list_node,
-            "secrets": lambda **kw: core.list_namespaced_secret(ns, **kw),
-            "endpointslices.discovery.k8s.io": discovery.list_endpoint_slice_for_all_namespaces,
-            **{t.name: crd(t.plural) for t in self.types if t.group == "crd.projectcalico.org"},
-        }
 
     def list_all(self) -> list[RawObject]:
         """Every object of every kind, listed type by type, then each Secret a BGPPeer or
@@ -285,24 +273,16 @@ class KubeSource:
 
     def _page(self, rtype: ResourceType, token: str | None) -> bytes:
         """One page of the list, as the server sent it."""
-        kwargs: dict[str, Any] = {"limit": PAGE_SIZE}
+        query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
         if token is not None:
-            kwargs["_continue"] = token
+            query.append(("continue", token))
         if rtype.field_selector:
-            kwargs["field_selector"] = rtype.field_selector
-        response: _Response = self._call(rtype)(
-            _preload_content=False, _request_timeout=LIST_TIMEOUT, **kwargs
-        )
+            query.append(("fieldSelector", rtype.field_selector))
+        response = self._get(rtype, query, LIST_TIMEOUT)
         try:
             return response.read()
         finally:
             response.release_conn()
-
-    def _call(self, rtype: ResourceType) -> Callable[..., Any]:
-        if rtype.plural == "secrets" and rtype.namespace:
-            ns = rtype.namespace
-            return lambda **kw: self._core.list_namespaced_secret(ns, **kw)
-        return self._calls[rtype.name]
 
     def watch_type(
         self, rtype: ResourceType, resource_version: str, timeout_seconds: int
@@ -312,16 +292,44 @@ class KubeSource:
         Raises the client's ApiException on an HTTP error status (410 when the version is too
         old) and urllib3/OS errors on connection trouble; the informer sorts them out.
         """
-        extra = {"field_selector": rtype.field_selector} if rtype.field_selector else {}
-        response: _Response = self._call(rtype)(
-            watch=True,
-            resource_version=resource_version,
-            allow_watch_bookmarks=True,
-            **extra,
-            timeout_seconds=timeout_seconds,
-            _preload_content=False,
-            _request_timeout=(LIST_TIMEOUT[0], timeout_seconds + WATCH_READ_GRACE),
+        query: list[tuple[str, Any]] = [
+            ("watch", True),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", True),
+        ]
+        if rtype.field_selector:
+            query.append(("fieldSelector", rtype.field_selector))
+        query.append(("timeoutSeconds", timeout_seconds))
+        return self._get(rtype, query, (LIST_TIMEOUT[0], timeout_seconds + WATCH_READ_GRACE))
+
+    def _get(
+        self, rtype: ResourceType, query: list[tuple[str, Any]], timeout: tuple[float, float]
+    ) -> _Response:
+        """GET `rtype`'s collection with `query`: the response, unread (streaming).
+
+        The request is made by the client's `ApiClient` as its generated list methods make
+        theirs (`param_serialize`, then `call_api`, with the client's TLS, proxy and bearer
+        token, refreshed where the in-cluster config refreshes it), but without those
+        methods' classes: `CoreV1Api` alone imports 250 of the client's generated model
+        modules (about 20 MiB the sidecar would keep, docs/performance.md), and every
+        response is read raw anyway. `tests/sources/test_kube_requests.py` checks that each
+        request equals the one the generated method sends, so a client upgrade that changes
+        them shows there. A status outside 2xx raises the client's `ApiException`, as those
+        methods do with `_preload_content=False`."""
+        params = {"namespace": rtype.namespace} if rtype.namespace else None
+        request = self.api_client.param_serialize(
+            "GET",
+            rtype.path,
+            path_params=params,
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
         )
+        answer = self.api_client.call_api(*request, _request_timeout=timeout)
+        if not 200 <= answer.status <= 299:
+            answer.read()  # type: ignore[no-untyped-call]
+            raise client.ApiException(http_resp=answer)
+        response: _Response = answer.response
         return response
 
 
