@@ -21,7 +21,6 @@ from birdgen.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, BirdgenError, Sour
 from birdgen.explain import explain as explain_plan
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, render_objects
-from birdgen.sources import files
 
 
 def environment(node: str | None) -> Environment:
@@ -43,6 +42,8 @@ def load(paths: Sequence[str], kubeconfig: str | None, in_cluster: bool) -> list
         )
 
         objects += KubeSource(connect(kubeconfig), environment(None).secrets_namespace).list_all()
+    from birdgen.sources import files  # its YAML and regex libraries: only where files are read
+
     from_files = files.load(paths)
     if paths and not from_files:
         raise SourceError(

@@ -19,14 +19,13 @@ from birdgen.model.parse import Parsed, parse_object
 from birdgen.plan.incremental import Feed
 from birdgen.sidecar.debounce import Debouncer
 from birdgen.sidecar.drift import DriftWatch
-from birdgen.sidecar.files import FileWatcher
 from birdgen.sidecar.http import OpsServer
 from birdgen.sidecar.metrics import SourceCounts
 from birdgen.sidecar.reconcile import Reconciler
 from birdgen.sidecar.store import Lean
-from birdgen.sources import files
 
 if TYPE_CHECKING:
+    from birdgen.sidecar.files import FileWatcher
     from birdgen.sources.kube import KubeSource, KubeWatcher, Taken
 
 log = logging.getLogger("birdgen.sidecar")
@@ -77,7 +76,14 @@ class Sidecar:
                 transform=Lean(reconciler.env.endpoint_node_name),
                 **(watch_options or {}),
             )
-        self.file_watcher = FileWatcher(self.paths, self.debouncer.changed) if self.paths else None
+        self.file_watcher: FileWatcher | None = None
+        if self.paths:
+            # The file source's YAML and regex libraries and watchdog are imported only by a
+            # sidecar that reads files: one of the cluster alone never uses them (about 8 MiB
+            # of its resident memory, docs/performance.md).
+            from birdgen.sidecar.files import FileWatcher
+
+            self.file_watcher = FileWatcher(self.paths, self.debouncer.changed)
         self.ops = (
             OpsServer(
                 metrics_addr,
@@ -104,11 +110,11 @@ class Sidecar:
         plan state is told what changed in the cluster's since the last view, where that is
         known and no file's object can replace a cluster's."""
         if self.kube is None:
-            return [parse_object(obj) for obj in files.load(self.paths)]
+            return self._from_files()
         self._takes += 1
         objects, taken = self._take_cluster()
         if self.paths:
-            objects += [parse_object(obj) for obj in files.load(self.paths)]
+            objects += self._from_files()
             taken = None
         feed = None if taken is None else Feed(objects, self._takes - 1, self._takes, taken.before, taken.after)  # fmt: skip
         self.reconciler.state.expect(feed)
@@ -139,6 +145,11 @@ class Sidecar:
             return objects, taken
         fresh, since = self.kube.take()
         return fresh, merged(taken, since)
+
+    def _from_files(self) -> list[Parsed]:
+        from birdgen.sources import files
+
+        return [parse_object(obj) for obj in files.load(self.paths)]
 
     def synced(self) -> bool:
         return self.kube is None or self.kube.synced()
