@@ -10,6 +10,7 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import itemgetter
 
 from birdgen.errors import InvalidInput, Problem
 from birdgen.model.resources import Cluster, Endpoint, EndpointSlice, Environment, Node, Service
@@ -121,13 +122,21 @@ def configured_ranges(cluster: Cluster, env: Environment) -> Ranges:
 
 # One Service's notes for this node: (IP version, prefix text, advertised, reason) per address.
 Notes = tuple[tuple[int, str, bool, str], ...]
-# `service_notes`'s arguments: the Service, its slices, the ranges, whether this node is
-# excluded, the node name endpoints are matched against.
-Inputs = tuple[Service, tuple[EndpointSlice, ...], Ranges, bool, str]
+# The arguments of `service_notes` that vary by Service: the Service and its slices (the rest
+# is the table's basis).
+Inputs = tuple[Service, tuple[EndpointSlice, ...]]
+# Per prefix, the Services that give it and the reason each gives, in the order of the
+# Services' namespace and name (a Service's reasons in the order it gives them), each pair
+# once: nearly every prefix has one, and a tuple is a third of the memory of a mapping.
+Claims = tuple[tuple["ServiceKey", str], ...]
 ServiceKey = tuple[str, str]  # (namespace, name)
 # What the plan of every Service rests on: the ranges, this node's exclusion, the node name
 # endpoints are matched against, and the aggregate routes with their reasons.
 Basis = tuple[Ranges, bool, str, tuple[tuple[IPNetwork, str], ...]]
+
+
+def _order_of(route: Route) -> str:
+    return calico_order(route.text)
 
 
 class _Ordered:
@@ -135,8 +144,10 @@ class _Ordered:
     bisection, so that a change costs its own prefixes; many (a first plan) by one sort."""
 
     def __init__(self) -> None:
-        self._order: list[str] = []  # `calico_order` of each route's text, sorted
-        self._routes: list[Route] = []  # the route at the same position
+        # Sorted by `calico_order` of their text, which bisection computes as it goes (a
+        # list of those keys beside it would be one more string per prefix: 23,000 at 1,000
+        # nodes).
+        self._routes: list[Route] = []
         self._by_text: dict[str, Route] = {}
         self._frozen: tuple[Route, ...] | None = ()
 
@@ -158,21 +169,19 @@ class _Ordered:
             return
         self._frozen = None
         if len(moved) > 64:
-            texts = sorted(by_text, key=calico_order)
-            self._order = list(map(calico_order, texts))
-            self._routes = list(map(by_text.__getitem__, texts))
+            self._routes = sorted(by_text.values(), key=_order_of)
             return
+        routes = self._routes
         for text, now in moved:
             order = calico_order(text)
-            at = bisect.bisect_left(self._order, order)
-            present = at < len(self._order) and self._order[at] == order
+            at = bisect.bisect_left(routes, order, key=_order_of)
+            present = at < len(routes) and routes[at].text == text
             if now is None:
-                del self._order[at], self._routes[at]
+                del routes[at]
             elif present:
-                self._routes[at] = now
+                routes[at] = now
             else:
-                self._order.insert(at, order)
-                self._routes.insert(at, now)
+                routes.insert(at, now)
 
     def routes(self) -> tuple[Route, ...]:
         if self._frozen is None:
@@ -197,7 +206,7 @@ class ServiceTable:
         self.basis: Basis | None = None
         self.entries: dict[ServiceKey, tuple[Inputs, Notes]] = {}
         # Per IP version and prefix, the reasons each Service gives it, advertised or withheld.
-        self._claims: dict[tuple[int, bool], dict[str, dict[ServiceKey, list[str]]]] = {}
+        self._claims: dict[tuple[int, bool], dict[str, Claims]] = {}
         self._aggregates: dict[int, dict[str, list[str]]] = {}
         self.routes: dict[int, _Ordered] = {}
         self.withheld: dict[int, _Ordered] = {}
@@ -240,25 +249,30 @@ class ServiceTable:
                 del self.entries[key]
                 notes: Notes = ()
             else:
-                inputs = (svc, () if excluded else slices.get(key, ()), ranges, excluded, node_name)
+                inputs = (svc, () if excluded else slices.get(key, ()))
                 # Tuple equality asks identity first, element by element, in C: the same
-                # records compare in nanoseconds; a new record compares by value.
+                # records compare in nanoseconds; a new record compares by value. The rest of
+                # the arguments is the basis, the same for every entry.
                 if known is not None and known[0] == inputs:
                     continue
-                notes = service_notes(*inputs)
+                notes = service_notes(*inputs, ranges, excluded, node_name)
                 self.entries[key] = (inputs, notes)
             if known is not None and known[1] == notes:
                 continue
             for version, text, advertised, _ in known[1] if known is not None else ():
                 claims = self._claims[version, advertised]
-                del claims[text][key]
-                if not claims[text]:
+                left = tuple(claim for claim in claims[text] if claim[0] != key)
+                if left:
+                    claims[text] = left
+                else:
                     del claims[text]
                 touched.add((version, text))
             for version, text, advertised, reason in notes:
-                given = self._claims[version, advertised].setdefault(text, {}).setdefault(key, [])
-                if reason not in given:
-                    given.append(reason)
+                claims = self._claims[version, advertised]
+                given = claims.get(text, ())
+                if (key, reason) not in given:
+                    # Sorted by Service; stable, so a Service's reasons keep their order.
+                    claims[text] = tuple(sorted((*given, (key, reason)), key=itemgetter(0)))
                 touched.add((version, text))
         self._merge(touched)
 
@@ -287,16 +301,11 @@ class ServiceTable:
             self.withheld[version].update(held)
 
 
-def _joined(
-    first: list[str] | None, by_service: dict[ServiceKey, list[str]] | None
-) -> tuple[str, ...]:
+def _joined(first: list[str] | None, by_service: Claims | None) -> tuple[str, ...]:
     """`first`, then each Service's reasons by namespace and name, each reason once."""
     if first is None and by_service is not None and len(by_service) == 1:
-        (only,) = by_service.values()  # the usual prefix: one Service's, its reasons unique
-        return tuple(only)
-    reasons = list(first or ())
-    for key in sorted(by_service or ()):
-        reasons += (by_service or {})[key]
+        return (by_service[0][1],)  # the usual prefix: one Service's one reason
+    reasons = [*(first or ()), *(reason for _, reason in by_service or ())]
     return tuple(dict.fromkeys(reasons))
 
 
