@@ -6,6 +6,8 @@ freed so far — a list page, 0.6 to 1.2 MB — after which every page buffer is
 arenas and the memory stays there once freed: 17 MiB of the sidecar's steady RSS. One arena
 (the informer threads take turns on the GIL anyway, so they hardly contend for it) and a fixed
 threshold (a page buffer is then mapped and unmapped whole) give it back to the system.
+With both, `malloc_trim(0)` after the first apply gave back nothing measurable (102.7 against
+102.8 MiB steady at 1,000 nodes), so the sidecar does not call it.
 """
 
 from __future__ import annotations
