@@ -7,11 +7,12 @@ a YAML manifest (`apiVersion`, `kind`, `metadata`, `spec`, `status`), the same s
 `kubernetes` client is used for transport only: its `ApiClient` makes each request (TLS, proxy,
 credentials) and every response is read raw, because the client's generated models are slow,
 rename fields to snake_case, and their classes alone would be a fifth of the sidecar's memory
-(`KubeSource._get`). For the informers (which have a `transform`), Services and EndpointSlices — nearly
-all of a cluster's objects — and v1 Nodes (mostly status, unread) are decoded by msgspec straight into their typed documents
-(`birdgen.model.documents`), item by item, skipping every field birdgen does not read; every
-other response, and an item whose JSON is not of its document's shape, is decoded whole by
-`birdgen.sources.jsontext` (msgspec), the decoder files are read with.
+(`KubeSource._get`). For the informers (which have a `transform`), Services and
+EndpointSlices — nearly all of a cluster's objects — and v1 Nodes (mostly status, unread) are
+decoded by msgspec straight into their typed documents (`birdgen.model.documents`), item by
+item, skipping every field birdgen does not read; every other response, and an item whose JSON
+is not of its document's shape, is decoded whole by `birdgen.sources.jsontext` (msgspec), the
+decoder files are read with.
 
 The watcher is a small informer in the client-go mould, and as gentle on the API server as
 client-go's reflector: per resource type, a paginated list (`limit` 500, `continue`; started
