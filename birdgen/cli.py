@@ -11,7 +11,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -21,6 +21,9 @@ from birdgen.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, BirdgenError, Sour
 from birdgen.explain import explain as explain_plan
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, apply, render_objects
+
+if TYPE_CHECKING:
+    from birdgen.sources import files
 
 
 def environment(node: str | None) -> Environment:
