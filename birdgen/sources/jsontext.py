@@ -24,7 +24,6 @@ import sys
 from typing import Any, cast
 
 import msgspec
-import re2
 from msgspec import UNSET
 
 from birdgen.model.documents import DOCUMENTS, Document, decode
@@ -79,6 +78,10 @@ def _has_long_digits(data: bytes, limit: int) -> bool:
     fraction with one is harmless, and is only read the slower way."""
     if limit <= 0:
         return False
+    # Only files are screened (`birdgen.sources.files`): the cluster's sidecar, which decodes
+    # every response here too, never loads the library (2.4 MiB resident).
+    import re2
+
     least = (limit + 1) // _STRIDE
     run = re.compile(rb"[0-9]{%d}" % (limit + 1))
     for sampled in re2.finditer(rb"[0-9]{%d,}" % least, data[::_STRIDE]):
