@@ -80,7 +80,10 @@ class ResourceType:
     # where there are no EndpointSlices.
     instead_of: str = ""
     # A CRD that may not be installed: 404 means "there are none", and so does 403 (a cluster
-    # without Calico's CRDs often has RBAC without them too), with a warning.
+    # without Calico's CRDs often has RBAC without them too), with a warning. A Secret read by
+    # name is optional too: one the Role does not grant is as good as absent (a BGPPeer's
+    # session is then rendered without its password, as Calico's confd does, and warned of),
+    # rather than a sync that never ends and a node that never becomes ready.
     optional: bool = False
 
     @property
@@ -97,6 +100,13 @@ class ResourceType:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     @property
+    def label(self) -> str:
+        """`name`, and the object for a type read by name: what logs and errors call it."""
+        if not self.object_name:
+            return self.name
+        return f"{self.name} {self.namespace}/{self.object_name}" if self.namespace else f"{self.name} {self.object_name}"  # fmt: skip
+
+    @property
     def field_selector(self) -> str | None:
         return f"metadata.name={self.object_name}" if self.object_name else None
 
@@ -110,7 +120,9 @@ class ResourceType:
 
 def secret_type(namespace: str, name: str) -> ResourceType:
     """One Secret, read by name: what `resourceNames` in deploy/bgp-secrets-rbac.yaml allows."""
-    return ResourceType("Secret", "v1", "secrets", namespace=namespace, object_name=name)
+    return ResourceType(
+        "Secret", "v1", "secrets", namespace=namespace, object_name=name, optional=True
+    )
 
 
 def resource_types() -> tuple[ResourceType, ...]:
@@ -241,10 +253,10 @@ class KubeSource:
                     continue
                 if exc.status in (403, 404) and rtype.optional and token is None:
                     return Listing([], None, installed=False, why_absent=_describe(exc))
-                raise SourceError(f"listing {rtype.name}: {_describe(exc)}") from exc
+                raise SourceError(f"listing {rtype.label}: {_describe(exc)}") from exc
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 # ValueError covers malformed JSON (json.JSONDecodeError is one).
-                raise SourceError(f"listing {rtype.name}: {_describe(exc)}") from exc
+                raise SourceError(f"listing {rtype.label}: {_describe(exc)}") from exc
             first = token is None
             if typed is not None:
                 assert document is not None and transform is not None
@@ -256,7 +268,7 @@ class KubeSource:
                 del typed, data
             else:
                 if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-                    raise SourceError(f"listing {rtype.name}: response is not a {rtype.kind}List")
+                    raise SourceError(f"listing {rtype.label}: response is not a {rtype.kind}List")
                 meta = body.get("metadata") or {}
                 version, token = meta.get("resourceVersion"), meta.get("continue")
                 page = body["items"]
@@ -581,9 +593,9 @@ class Informer:
                 cause = _cause(exc)
                 self.errors[cause] += 1
                 delay = self._backoff.next()
-                log.warning("%s: %s; retrying in %.1fs", self.rtype.name, _describe(exc), delay)
+                log.warning("%s: %s; retrying in %.1fs", self.rtype.label, _describe(exc), delay)
                 if cause == "other":
-                    log.debug("%s: unexpected error", self.rtype.name, exc_info=True)
+                    log.debug("%s: unexpected error", self.rtype.label, exc_info=True)
                 self._stop.wait(delay)
 
     def _not_needed(self) -> bool:
@@ -606,7 +618,7 @@ class Informer:
         """List and replace the store; False if the type is absent."""
         listing = self.source.list_type(self.rtype, self._transform)
         if listing.installed and listing.resource_version is None:
-            raise SourceError(f"listing {self.rtype.name}: the list has no resourceVersion")
+            raise SourceError(f"listing {self.rtype.label}: the list has no resourceVersion")
         new = dict(zip(listing.keys, listing.items, strict=True))
         with self._lock:
             # One swap under the lock: readers see the old store or the new one, never a mix,
@@ -621,7 +633,7 @@ class Informer:
             # Said once per distinct answer: it is re-checked every absent_recheck_seconds.
             log.warning(
                 "%s: treated as absent (%s); looking again every %gs",
-                self.rtype.name,
+                self.rtype.label,
                 listing.why_absent,
                 self.absent_recheck_seconds,
             )

@@ -446,15 +446,35 @@ def test_secrets_are_read_by_name_only_the_named_ones(
     secrets = server.requests(resource="secrets")
     assert secrets and all(r.query["fieldSelector"] == "metadata.name=bgp-secrets" for r in secrets)
     assert all(r.status == 200 for r in secrets)
-    # A peer that names another Secret: birdgen asks for it (the Role does not grant it: 403,
-    # counted and retried, while the rest goes on).
+    # A peer that names another Secret: birdgen asks for it by name. The Role does not grant
+    # it (403): that Secret is as good as absent, said once, and the watcher stays synced, so
+    # a node whose BGPPeer names a Secret it may not read still becomes ready (the session is
+    # rendered without that password, as Calico's confd does).
     server.create(peer("tor-2", "192.0.2.2", secret="unnamed"))
     wait_for(lambda: "unnamed" in watcher.secret_informers)
-    wait_for(lambda: watcher.errors["http_403"] >= 1)
-    assert not watcher.synced()
+    informer = watcher.secret_informers["unnamed"]
+    wait_for(lambda: informer.synced())
+    assert informer.why_absent.startswith("HTTP 403")
+    assert watcher.synced()
+    assert names(watcher.snapshot(), "Secret") == {"bgp-secrets"}
+    forbidden = [r for r in server.requests(resource="secrets") if r.status == 403]
+    assert forbidden and all(r.query["fieldSelector"] == "metadata.name=unnamed" for r in forbidden)
     server.delete("BGPPeer", "tor-2")
     wait_for(lambda: "unnamed" not in watcher.secret_informers)
     assert watcher.synced()
+
+
+def test_a_forbidden_secret_is_said_once_naming_it(
+    server: FakeApiServer, start_watcher: Callable[..., KubeWatcher], caplog: Any
+) -> None:
+    populate(server)
+    server.create(peer("tor-2", "192.0.2.2", secret="unnamed"))
+    with caplog.at_level("WARNING", logger="birdgen.sources.kube"):
+        watcher = start_watcher()
+        assert watcher.wait_synced(5)
+    said = [r.getMessage() for r in caplog.records if "unnamed" in r.getMessage()]
+    assert len(said) == 1, said
+    assert said[0].startswith("secrets kube-system/unnamed: treated as absent (HTTP 403")
 
 
 def test_on_change_failures_are_counted_not_fatal(
