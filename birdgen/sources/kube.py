@@ -254,8 +254,9 @@ class KubeSource:
                 if exc.status in (403, 404) and rtype.optional and token is None:
                     return Listing([], None, installed=False, why_absent=_describe(exc))
                 raise SourceError(f"listing {rtype.label}: {_describe(exc)}") from exc
-            except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-                # ValueError covers malformed JSON (json.JSONDecodeError is one).
+            except (urllib3.exceptions.HTTPError, OSError, ValueError, RecursionError) as exc:
+                # ValueError covers malformed JSON (json.JSONDecodeError is one); RecursionError,
+                # JSON nested deeper than Python's stack allows.
                 raise SourceError(f"listing {rtype.label}: {_describe(exc)}") from exc
             first = token is None
             if typed is not None:
@@ -375,7 +376,7 @@ def _decode_page(data: bytes) -> _TypedPage | None:
     """The page, its items still JSON; None if it is not a list page (read it as a whole)."""
     try:
         return _PAGE.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 

@@ -8,6 +8,7 @@ and bounded shutdown.
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -174,6 +175,29 @@ def test_list_failures_raise_source_error(server: FakeApiServer, source: KubeSou
     # A core type is never optional: 404 is an error there.
     server.fail_next(1, status=404, resource="nodes")
     with pytest.raises(SourceError, match=r"listing nodes: HTTP 404"):
+        source.list_all()
+
+
+@pytest.mark.parametrize("kind", ["Service", "BGPPeer"])
+def test_a_page_nested_beyond_the_stack_is_a_source_error(
+    server: FakeApiServer, source: KubeSource, kind: str
+) -> None:
+    # A real API server prunes such a field; a hostile or broken one may still send it. It
+    # must end as an error naming the list, not a RecursionError's traceback: for a kind read
+    # into a typed document (Service) and for one read whole (BGPPeer).
+    deep: Any = "x"
+    for _ in range(2 * sys.getrecursionlimit()):
+        deep = [deep]
+    body = obj("v1", "Service", "deep", "default") if kind == "Service" else peer("deep")
+    body["spec"] = {**body.get("spec", {}), "deep": deep}
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit * 20)  # the double copies and encodes it in Python
+    try:
+        server.create(body)
+    finally:
+        sys.setrecursionlimit(limit)
+    plural = "services" if kind == "Service" else "bgppeers.crd.projectcalico.org"
+    with pytest.raises(SourceError, match=rf"listing {plural}: RecursionError"):
         source.list_all()
 
 
