@@ -10,7 +10,10 @@ Layouts, as BIRD 2.0.12 prints them (codes stripped by the client):
     show status           BIRD 2.0.12 / Router ID is … / Last reconfiguration on … / Daemon is up…
     show protocols all    one row per protocol (Name Proto Table State Since Info), then
                           indented details: "BGP state:", "Neighbor address:", "Last error:",
-                          and per channel "Channel ipv4" … "Routes: 0 imported, 2 exported, …"
+                          and per channel "Channel ipv4" … "Routes: 0 imported, 2 exported, …",
+                          then "Route change stats:" with its column names and one row each
+                          of "Import updates:", "Import withdraws:", "Export updates:",
+                          "Export withdraws:" (a number per column, "---" where none applies)
     show route …          "Table master4:", then "PREFIX  TYPE [PROTO TIME] * (PREF)"; further
                           routes for the same prefix start with blanks; next hops with a tab
     show route … count    "2 of 7 routes for 4 networks in table master4"
@@ -42,11 +45,36 @@ class BirdStatus:
 
 
 @dataclass(frozen=True)
+class ChangeCounts:
+    """One row of a channel's "Route change stats": how many route changes (updates, or
+    withdraws) of one direction the channel was handed, and what became of them. None where
+    BIRD prints "---" (the column does not apply to that row). For a BGP channel, import
+    "received" counts what the neighbour sent, export "accepted" what was sent to it."""
+
+    received: int | None
+    rejected: int | None
+    filtered: int | None
+    ignored: int | None
+    accepted: int | None
+
+
+@dataclass(frozen=True)
+class RouteChanges:
+    """A channel's "Route change stats", counted since the channel last came up."""
+
+    import_updates: ChangeCounts
+    import_withdraws: ChangeCounts
+    export_updates: ChangeCounts
+    export_withdraws: ChangeCounts
+
+
+@dataclass(frozen=True)
 class Channel:
     family: str  # "ipv4", "ipv6"
     state: str  # "UP", "DOWN", ...
     imported: int | None = None
     exported: int | None = None
+    changes: RouteChanges | None = None  # None while the channel has none to show (down)
 
 
 @dataclass(frozen=True)
@@ -122,6 +150,13 @@ _STATUS_LABELS = (
 )
 
 _ROUTES = re.compile(r"(\d+) imported,(?: (\d+) filtered,)? (\d+) exported")
+_CHANGE_COLUMNS = ("received", "rejected", "filtered", "ignored", "accepted")
+_CHANGE_ROWS = {
+    "Import updates:": "import_updates",
+    "Import withdraws:": "import_withdraws",
+    "Export updates:": "export_updates",
+    "Export withdraws:": "export_withdraws",
+}
 _DETAILS = {
     "Description:": "description",
     "BGP state:": "bgp_state",
@@ -138,9 +173,11 @@ def parse_protocols(text: str) -> dict[str, Protocol]:
     details: dict[str, str] = {}
     channels: list[Channel] = []
     channel: dict[str, str] | None = None
+    columns: list[str] = []  # the "Route change stats:" header of the channel being read
+    changes: dict[str, ChangeCounts] = {}
 
     def close_channel() -> None:
-        nonlocal channel
+        nonlocal channel, columns, changes
         if channel is not None:
             channels.append(
                 Channel(
@@ -148,9 +185,11 @@ def parse_protocols(text: str) -> dict[str, Protocol]:
                     channel.get("state", ""),
                     _int(channel.get("imported")),
                     _int(channel.get("exported")),
+                    RouteChanges(**changes) if len(changes) == len(_CHANGE_ROWS) else None,
                 )
             )
             channel = None
+        columns, changes = [], {}
 
     def close_row() -> None:
         nonlocal row, details, channels
@@ -188,6 +227,10 @@ def parse_protocols(text: str) -> dict[str, Protocol]:
                 m = _ROUTES.search(stripped)
                 if m is not None:
                     channel["imported"], channel["exported"] = m.group(1), m.group(3)
+            elif stripped.startswith("Route change stats:"):
+                columns = stripped.split(":", 1)[1].split()
+            elif columns and (label := stripped.split(":", 1)[0] + ":") in _CHANGE_ROWS:
+                changes[_CHANGE_ROWS[label]] = _change_counts(columns, stripped)
             continue
         for label, key in _DETAILS.items():
             if stripped.startswith(label) and key not in details:
@@ -236,6 +279,14 @@ def parse_count(text: str) -> int:
 
 def _int(value: str | None) -> int | None:
     return int(value) if value is not None else None
+
+
+def _change_counts(columns: list[str], row: str) -> ChangeCounts:
+    """A row such as "Import updates:  1004  0  0  0  1004", read under the header's columns
+    by name: a column BIRD does not print is None, as is "---"."""
+    cells = dict(zip(columns, row.split(":", 1)[1].split(), strict=False))
+    values = [cells.get(column, "") for column in _CHANGE_COLUMNS]
+    return ChangeCounts(*(int(v) if v.isdigit() else None for v in values))
 
 
 # --- readers over a connection ----------------------------------------------------------------
