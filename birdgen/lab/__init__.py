@@ -9,4 +9,5 @@ imports it, and it never configures an address or route in the root namespace.
     bird      a BIRD daemon running inside a namespace, driven through birdc
     tor       the ToR's BIRD config (iBGP to every node, ECMP into the kernel)
     topology  `Lab`: the whole walkthrough topology as a context manager
+    peer      `NodeAndPeer`: one node's BIRD and the eBGP peer of its plan
 """
