@@ -10,7 +10,10 @@ of `--reps`, all in the same run:
 * the count checks alone (what the transaction adds);
 * the full comparison: every route of svc4 and every route exported to the session listed and
   compared with the plan (`observe` + `drift.compare`), what `birdgen status` and the drift
-  check do.
+  check do;
+* what each apply sent the peer: its BGP import updates and withdraws received (BIRD's route
+  change stats) over the `configure` and transaction applies, per apply. One /32 swapped for
+  another is one update and one withdraw, at any route count (issue 14).
 
     sudo .venv/bin/python bench/verify_bench.py --routes 10000 --routes 100000
 """
@@ -32,8 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen_cluster import Params, generate
 
-from birdgen.lab.bird import BirdDaemon
-from birdgen.lab.netns import NamespaceRegistry, add_veth
+from birdgen.lab.peer import NodeAndPeer
 from birdgen.model.resources import Environment
 from birdgen.pipeline import Rendered, render_objects
 from birdgen.reload.control import BirdControl
@@ -43,16 +45,7 @@ from birdgen.verify.drift import compare
 from birdgen.verify.observe import count_exported, observe
 from birdgen.verify.transaction import Expectation, Transaction
 
-NODE, NODE_IP, PEER_IP = "node-0001", "10.0.0.2", "10.0.255.254"
-PEER_CONF = f"""router id {PEER_IP};
-protocol device {{}}
-protocol bgp node {{
-  local {PEER_IP} as 65000;
-  neighbor {NODE_IP} as 64512;
-  connect delay time 1; connect retry time 1;
-  ipv4 {{ import all; export none; }};
-}}
-"""
+NODE = "node-0001"
 
 
 def median_ms(fn: Callable[[], Any], reps: int) -> float:
@@ -90,15 +83,9 @@ def rendered_for(routes: int, work: Path) -> tuple[Rendered, Rendered]:
 def bench(routes: int, reps: int) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="bgvb-"))
     base, swapped = rendered_for(routes, work)
-    reg = NamespaceRegistry()
-    try:
-        node_ns, peer_ns = reg.create("node"), reg.create("peer")
-        add_veth(node_ns, "eth0", peer_ns, "eth0")
-        node_ns.add_address("eth0", f"{NODE_IP}/16")
-        peer_ns.add_address("eth0", f"{PEER_IP}/16")
-        node = BirdDaemon(node_ns, base.text, work / "node", name="bird", start_timeout=600)
-        peer = BirdDaemon(peer_ns, PEER_CONF, work / "peer", name="bird")
-        [session] = [s.name for s in base.plan.v4.sessions]
+    with NodeAndPeer(base.text, base.plan, work, start_timeout=600) as lab:
+        node = lab.node
+        session = lab.session.name
         sock = str(node.sock)
         with BirdControl(sock, timeout=600) as ctl:
             want = len(base.plan.v4.routes)
@@ -111,6 +98,8 @@ def bench(routes: int, reps: int) -> dict[str, float]:
 
             print(f"{routes}: BIRD up, waiting for the session", file=sys.stderr, flush=True)
             wait("the session Established and every route passing its export", exported, 900)
+            print(f"{routes}: waiting for the peer to hold them", file=sys.stderr, flush=True)
+            wait("the peer holding every route", lambda: peer_settled(lab) or "not yet", 900)
             print(f"{routes}: session up, measuring", file=sys.stderr, flush=True)
         texts = [base, swapped]
         state = {"i": 0}
@@ -145,17 +134,36 @@ def bench(routes: int, reps: int) -> dict[str, float]:
             drift = compare(r.plan, observe(sock, r.plan, kernel=True, timeout=600))
             assert drift.clean, drift.findings[:3]
 
+        since, before = lab.peer_session().since, peer_received(lab)
         out = {
             "configure (baseline)": median_ms(plain, reps),
             "transaction: configure timeout + counts + confirm": median_ms(transaction, reps),
-            "count checks alone": median_ms(counts, reps),
-            "full comparison (observe + compare)": median_ms(full, reps),
         }
-        peer.stop()
-        node.stop()
+        wait("the peer receiving every change the node sent", lambda: peer_settled(lab), 900)
+        if lab.peer_session().since != since:
+            raise SystemExit("the session went down while measuring")
+        after = peer_received(lab)
+        out["peer: updates received per apply"] = (after[0] - before[0]) / (2 * reps)
+        out["peer: withdraws received per apply"] = (after[1] - before[1]) / (2 * reps)
+        out["count checks alone"] = median_ms(counts, reps)
+        out["full comparison (observe + compare)"] = median_ms(full, reps)
         return out
-    finally:
-        reg.delete_all()
+
+
+def peer_received(lab: NodeAndPeer) -> tuple[int, int]:
+    """The peer's import updates and withdraws received, since the session came up."""
+    changes = lab.peer_session().channels[0].changes
+    assert changes is not None
+    return changes.import_updates.received or 0, changes.import_withdraws.received or 0
+
+
+def peer_settled(lab: NodeAndPeer) -> bool:
+    """The peer has received every update and withdraw the node sent, and holds its routes."""
+    node, peer = lab.node_session().channels[0], lab.peer_session().channels[0]
+    if node.changes is None or peer.changes is None:
+        return False
+    sent = (node.changes.export_updates.accepted, node.changes.export_withdraws.accepted)
+    return sent == peer_received(lab) and peer.imported == node.exported
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             base = results[n]["configure (baseline)"]
             v = results[n][key]
+            if key.startswith("peer:"):
+                cells.append(f"{v:g}")
+                continue
             cells.append(
                 f"{v:,.0f} ms" + ("" if key.startswith("configure") else f" ({v / base:.1f}x)")
             )
