@@ -104,7 +104,8 @@ class ResourceType:
         """`name`, and the object for a type read by name: what logs and errors call it."""
         if not self.object_name:
             return self.name
-        return f"{self.name} {self.namespace}/{self.object_name}" if self.namespace else f"{self.name} {self.object_name}"  # fmt: skip
+        where = f"{self.namespace}/{self.object_name}" if self.namespace else self.object_name
+        return f"{self.name} {where}"
 
     @property
     def field_selector(self) -> str | None:
