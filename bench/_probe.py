@@ -2,7 +2,7 @@
 
     python bench/_probe.py TIMINGS.json [--what-if pyyaml,nogc] -- render -f DIR --node N -o OUT
 
-The console script is `birdgen.cli:main()`; this calls the same function in the same fresh
+The console script is `birdgen.cli:entry()`; this calls the same function in the same fresh
 process, after wrapping the stage functions the CLI reaches (files.load / files.parse_text,
 parse_cluster, build_plan, render, apply) with `perf_counter` timers. The timers cost a few
 microseconds in all. The stage times are written as JSON to TIMINGS.json when the command ends;
@@ -108,7 +108,7 @@ def main() -> None:
 
     atexit.register(dump)
     sys.argv = ["birdgen", *args]
-    cli.main()
+    cli.entry()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """`python -m birdgen` is the same as the `birdgen` command."""
 
-from birdgen.cli import main
+from birdgen.cli import entry
 
-main()
+entry()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from birdgen import __version__
+from birdgen import __version__, quick_exit
 from birdgen.collector import collector_paused
 from birdgen.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, BirdgenError, SourceError
 from birdgen.explain import explain as explain_plan
@@ -63,7 +63,9 @@ def render_or_exit(
         raise click.UsageError("give the resources with -f PATH (or --kubeconfig / --in-cluster)")
     try:
         with collector_paused():
-            rendered = render_objects(load(paths, kubeconfig, in_cluster), environment(node))
+            objects = load(paths, kubeconfig, in_cluster)
+            rendered = render_objects(objects, environment(node))
+        quick_exit.keep(objects)  # freed with the process, not one by one (birdgen.quick_exit)
     except BirdgenError as exc:
         fail(str(exc), exc.exit_code)
     for notice in rendered.notices:
@@ -427,3 +429,14 @@ def run(
     signal.signal(signal.SIGINT, on_signal)
     heap.tune()  # before any thread starts: one malloc arena for them all
     sidecar.run()
+
+
+def entry() -> None:
+    """The console script (and `python -m birdgen`): `main`, ending as `birdgen.quick_exit`
+    says once a one-shot command is done."""
+    quick_exit.start()
+    try:
+        main()
+    except SystemExit as done:
+        quick_exit.end(done.code)
+        raise
