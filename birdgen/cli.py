@@ -57,14 +57,21 @@ def load(paths: Sequence[str], kubeconfig: str | None, in_cluster: bool) -> list
 
 
 def render_or_exit(
-    paths: Sequence[str], node: str | None, kubeconfig: str | None, in_cluster: bool
+    paths: Sequence[str],
+    node: str | None,
+    kubeconfig: str | None,
+    in_cluster: bool,
+    *,
+    withheld: bool = True,
 ) -> Rendered:
+    """The rendered config and its plan; `withheld=False` for a command that reads only the
+    text (`render`), which then skips planning the addresses the node does not advertise."""
     if not paths and not kubeconfig and not in_cluster:
         raise click.UsageError("give the resources with -f PATH (or --kubeconfig / --in-cluster)")
     try:
         with collector_paused():
             objects = load(paths, kubeconfig, in_cluster)
-            rendered = render_objects(objects, environment(node))
+            rendered = render_objects(objects, environment(node), withheld=withheld)
         quick_exit.keep(objects)  # freed with the process, not one by one (birdgen.quick_exit)
     except BirdgenError as exc:
         fail(str(exc), exc.exit_code)
@@ -135,7 +142,7 @@ def render(
 
     if diff and output is None:
         raise click.UsageError("--diff compares with the file given by -o")
-    rendered = render_or_exit(paths, node, kubeconfig, in_cluster)
+    rendered = render_or_exit(paths, node, kubeconfig, in_cluster, withheld=False)
     if diff:
         assert output is not None
         click.echo(unified_diff(output, rendered.text), nl=False)

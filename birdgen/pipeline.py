@@ -35,15 +35,18 @@ def render_objects(
     objects: Sequence[dict[str, Any] | Document | Parsed],
     env: Environment,
     state: Incremental | None = None,
+    *,
+    withheld: bool = True,
 ) -> Rendered:
     """Raw (or already parsed) objects to bird.conf text; raises InvalidInput naming every
     problem. `state` (the sidecar's, kept between steps) saves assembling and planning again
-    what did not change since its last step; same result."""
+    what did not change since its last step; same result. `withheld=False` leaves the plan's
+    withheld addresses out (`build_plan`): same text, for a caller that reads only the text."""
     if problems := env.problems():
         raise InvalidInput(problems)
     if state is None:
         cluster = parse_cluster(objects)
-        plan = build_plan(cluster, env)
+        plan = build_plan(cluster, env, withheld=withheld)
     else:
         cluster, plan = state.plan(objects, env)
     return Rendered(render(plan), plan, tuple(dict.fromkeys([*cluster.warnings, *plan.warnings])))

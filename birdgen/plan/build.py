@@ -50,9 +50,13 @@ def build_plan(
     env: Environment,
     kept: Kept | None = None,
     touched: Mapping[ServiceKey, Service | None] | None = None,
+    *,
+    withheld: bool = True,
 ) -> NodePlan:
     """`kept` (the sidecar's, kept between steps) and `touched` (the Services changed since
-    it last planned) only save work: the plan is the one made without them."""
+    it last planned) only save work: the plan is the one made without them. Without
+    `withheld`, the plan's `withheld` addresses are left empty (what `birdgen render` needs:
+    the config has none of them); nothing else changes."""
     me = cluster.nodes.get(env.node_name)
     if me is None:
         raise InvalidInput(
@@ -81,7 +85,7 @@ def build_plan(
             "Calico's default AS (no asNumber on the node or in BGPConfiguration default)",
         )
 
-    services = plan_services(cluster, env, me, kept.services if kept else None, touched)
+    services = plan_services(cluster, env, me, kept.services if kept else None, touched, withheld)
     sessions, peer_routes = _sessions(cluster, env, me, problems, warnings, kept)
     if problems:
         raise InvalidInput(problems)
