@@ -15,7 +15,8 @@ libraries do the reading:
   (`-.5`), a leading underscore (`_1`) and `.iNf`-style spellings (numbers to it, strings to
   kubectl); and on an empty block scalar at the stream's end, the merge key `<<`, an empty key,
   control characters and YAML 1.1's extra line breaks;
-- PyYAML (libyaml when built with it) with kubectl's resolver table reads every file in which
+- PyYAML (libyaml when built with it) with kubectl's resolver table (`birdgen.sources.pyyaml`,
+  imported only then) reads every file in which
   `_may_differ` finds one of those, or a tag, an anchor, a non-empty flow collection, a tab or a
   carriage return, and every file `yaml-rs` rejects (so errors keep PyYAML's wording).
 
@@ -45,7 +46,6 @@ from typing import IO, Any
 
 import msgspec
 import re2
-import yaml
 import yaml_rs
 from msgspec import UNSET, UnsetType
 
@@ -60,51 +60,6 @@ Manifest = RawObject | Document
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 
-
-# libyaml's parser when PyYAML was built with it: several times faster on cluster-sized dumps.
-# The resolver stays PyYAML's Python one, so the adjustments below apply to both.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _KubeYamlLoader(_SafeLoader):  # type: ignore[valid-type,misc]
-    """YAML as kubectl reads it: no base-60 numbers, no timestamps, no `=` value tag.
-
-    PyYAML follows YAML 1.1 to the letter, so an unquoted community `65000:10` would become the
-    integer 3900010 and a date would become a `datetime`; kubectl's parser does neither.
-    """
-
-
-_KubeYamlLoader.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag
-        not in (
-            "tag:yaml.org,2002:int",
-            "tag:yaml.org,2002:float",
-            "tag:yaml.org,2002:timestamp",
-            "tag:yaml.org,2002:value",
-        )
-    ]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_KubeYamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    # Every form needs a digit: PyYAML's own `0b[0-1_]+` takes `0b_` and then int() raises.
-    re.compile(
-        r"^(?:[-+]?0b_*[0-1][0-1_]*|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
-        r"|[-+]?0x_*[0-9a-fA-F][0-9a-fA-F_]*)$"
-    ),
-    list("-+0123456789"),
-)
-_KubeYamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]*[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
 
 # ---- the screen: where YAML 1.1 (kubectl, PyYAML) and yaml-rs may read differently ----
 #
@@ -247,8 +202,8 @@ def parse_text(text: str | bytes, origin: str) -> list[Manifest]:
         raise SourceError(f"{origin}: cannot read: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise SourceError(f"{origin}: line {exc.lineno}: malformed JSON: {exc.msg}") from exc
-    except yaml.YAMLError as exc:
-        raise SourceError(f"{origin}: malformed YAML: {_yaml_message(exc)}") from exc
+    except _MalformedYAML as exc:
+        raise SourceError(f"{origin}: malformed YAML: {exc}") from exc
     except RecursionError:
         raise SourceError(f"{origin}: nested too deeply to read") from None
     except ValueError as exc:  # an integer of more than 4,300 digits, which Python refuses
@@ -316,7 +271,17 @@ def _read_yaml(data: bytes) -> list[Any]:
             docs = _documents(data, read)
             if docs is not None:
                 return docs
-    return list(yaml.load_all(data.decode(), Loader=_KubeYamlLoader))
+    # Imported here: a render of files yaml-rs reads alike never needs PyYAML.
+    from birdgen.sources import pyyaml
+
+    try:
+        return pyyaml.load_all(data.decode())
+    except pyyaml.YAMLError as exc:
+        raise _MalformedYAML(pyyaml.message(exc)) from exc
+
+
+class _MalformedYAML(Exception):
+    """PyYAML's error, in its words (`pyyaml.message`)."""
 
 
 def _documents(data: bytes, read: Any) -> list[Any] | None:
@@ -367,11 +332,3 @@ def _flatten(doc: Any, where: str) -> Iterator[Manifest]:
             yield from _flatten(item, where)
         return
     yield doc
-
-
-def _yaml_message(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if mark is not None:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return str(problem)

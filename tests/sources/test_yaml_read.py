@@ -2,7 +2,7 @@
 
 `birdgen.sources.files` reads most YAML with yaml-rs and hands PyYAML what its screen says
 YAML 1.1 and 1.2 might read differently, and what yaml-rs rejects. The independent side here is
-PyYAML alone, with the same resolver table (`_KubeYamlLoader`): on every input the two must give
+PyYAML alone, with the same resolver table (`KubeYamlLoader`): on every input the two must give
 the same objects, or both an error. Documents are compared as the objects birdgen takes from
 them (a bare list is its items), which is all `parse_text` keeps. Beyond hand-written corners of
 every difference class, generated documents, damaged kubectl output and block-style lines put
@@ -30,7 +30,8 @@ from hypothesis import strategies as st
 
 from birdgen.errors import SourceError
 from birdgen.sources import files
-from birdgen.sources.files import _KubeYamlLoader, parse_text
+from birdgen.sources.files import parse_text
+from birdgen.sources.pyyaml import KubeYamlLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = int(os.environ.get("BIRDGEN_FUZZ_SCALE", "1"))
@@ -49,7 +50,7 @@ def _objects(docs: list[Any]) -> list[Any]:
 def reference(text: str) -> str:
     """PyYAML's reading, as text that tells `True` from `1` and `1.0`, or that it failed."""
     try:
-        return repr(_objects(list(yaml.load_all(text, Loader=_KubeYamlLoader))))
+        return repr(_objects(list(yaml.load_all(text, Loader=KubeYamlLoader))))
     except (yaml.YAMLError, ValueError):  # ValueError: an integer of more than 4,300 digits
         return "error"
 
@@ -57,7 +58,9 @@ def reference(text: str) -> str:
 def birdgen(text: str) -> str:
     try:
         return repr(_objects(files._read_yaml(text.encode())))
-    except (yaml.YAMLError, ValueError):  # ValueError: an integer of more than 4,300 digits
+    # PyYAML's error as the file source carries it; ValueError: an integer of more than 4,300
+    # digits.
+    except (files._MalformedYAML, ValueError):
         return "error"
 
 
@@ -391,7 +394,7 @@ def test_errors_keep_pyyaml_wording_and_name_the_line_in_the_whole_stream() -> N
     with pytest.raises(SourceError) as err:
         parse_text(text, "x.yaml")
     with pytest.raises(yaml.MarkedYAMLError) as pyyaml_err:
-        list(yaml.load_all(text, Loader=_KubeYamlLoader))
+        list(yaml.load_all(text, Loader=KubeYamlLoader))
     mark = pyyaml_err.value.problem_mark
     assert mark is not None and mark.line + 1 > 4, "a line of the whole stream, not a document's"
     assert str(err.value) == (
