@@ -72,7 +72,9 @@ def render_or_exit(
         with collector_paused():
             objects = load(paths, kubeconfig, in_cluster)
             rendered = render_objects(objects, environment(node), withheld=withheld)
-        quick_exit.keep(objects)  # freed with the process, not one by one (birdgen.quick_exit)
+            # Freed with the process, not one by one (birdgen.quick_exit); kept before the
+            # collector is on again, which would otherwise walk them all at once.
+            quick_exit.keep(objects)
     except BirdgenError as exc:
         fail(str(exc), exc.exit_code)
     for notice in rendered.notices:
