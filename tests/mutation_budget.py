@@ -22,9 +22,11 @@ from hypothesis import HealthCheck, settings
 EXAMPLES = int(os.environ.get("BIRDGEN_MUTATION_EXAMPLES", "30"))
 
 # Settings a test does not give itself come from this profile, the ones nested inside a test
-# body included (tests/sidecar/test_store_property.py).
+# body included: tests/sidecar/test_store_property.py takes the smaller of its own 40 and this
+# profile's `max_examples`, since the hook below only sees settings given at module level.
 settings.register_profile(
     "mutation",
+    max_examples=EXAMPLES,
     derandomize=True,
     database=None,
     deadline=None,
