@@ -1,0 +1,135 @@
+"""model: edges of reading objects that no other test pinned (mutation testing found them).
+
+The refusal lines are compared whole; the records are the ones a reader of the cluster gets.
+Written by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from birdgen.errors import InvalidInput
+from birdgen.model.documents import NodeDocument, ServiceDocument
+from birdgen.model.parse import parse_cluster, parse_object
+from birdgen.model.resources import Environment
+
+
+def refusal(*objects: dict[str, Any]) -> list[str]:
+    with pytest.raises(InvalidInput) as info:
+        parse_cluster(list(objects))
+    return [str(p) for p in info.value.problems]
+
+
+def calico(kind: str, name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "projectcalico.org/v3", "kind": kind, "metadata": {"name": name}, "spec": spec}  # fmt: skip
+
+
+def kube_node(labels: dict[str, Any] | None = None, address: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "n1", "labels": labels or {}}
+    if address:
+        meta["annotations"] = {"projectcalico.org/IPv4Address": address}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": meta}
+
+
+def test_more_than_500_communities_are_refused() -> None:
+    communities = [{"name": f"c{i}", "value": f"1:{i}"} for i in range(501)]
+    adverts = [{"cidr": "10.0.0.0/8", "communities": ["c1"]}]
+    config = calico("BGPConfiguration", "default", communities=communities, prefixAdvertisements=adverts)  # fmt: skip
+    assert refusal(config) == [
+        "BGPConfiguration/default: spec.communities: has 501 entries; at most 500 are allowed"
+    ]
+
+
+def test_a_peers_empty_node_and_reachable_by_are_as_if_not_given() -> None:
+    peer = calico("BGPPeer", "p", peerIP="10.0.0.1", asNumber=65001, node="", reachableBy="")
+    cluster = parse_cluster([peer])
+    assert cluster.warnings == ()
+    (read,) = cluster.peers
+    assert read.node == "" and read.reachable_by is None
+
+
+def test_boolean_label_values_read_as_the_words_true_and_false() -> None:
+    (node,) = parse_cluster([kube_node({"a": False, "b": True})]).nodes.values()
+    assert node.labels == {"a": "false", "b": "true"}
+
+
+def test_a_label_value_of_another_type_is_refused_naming_the_value() -> None:
+    assert refusal(kube_node({"a": [1]})) == ["Node/n1: metadata.labels.a: expected a string, got [1]"]  # fmt: skip
+
+
+# An ingress IP Calico skips (with a warning) and a Service label written as a number send
+# the objects to the field-by-field readers (the fast readers step aside), as well as the
+# plain shapes the fast readers take.
+ODD_INGRESS = {"loadBalancer": {"ingress": [{"ip": "not-an-ip"}]}}
+
+
+@pytest.mark.parametrize("status", [{}, ODD_INGRESS], ids=["fast", "field-by-field"])
+@pytest.mark.parametrize("kind", ["NodePort", "LoadBalancer"])
+def test_a_node_port_or_load_balancer_service_without_a_policy_is_cluster_wide(
+    kind: str, status: dict[str, Any]
+) -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "ns"},
+           "spec": {"type": kind, "clusterIP": "10.49.0.1"}, "status": status}  # fmt: skip
+    assert parse_cluster([svc]).services[0].external_traffic_policy == "Cluster"
+
+
+@pytest.mark.parametrize("owner", ["s", 5], ids=["fast", "field-by-field"])
+def test_an_endpoint_slices_other_labels_are_not_checked(owner: Any) -> None:
+    labels = {"kubernetes.io/service-name": owner, "bad key!": "not a value"}
+    eps = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": "s-1", "namespace": "ns", "labels": labels},
+           "addressType": "IPv4", "endpoints": []}  # fmt: skip
+    cluster = parse_cluster([eps])
+    assert [s.name for s in cluster.slices[("ns", str(owner))]] == ["s-1"]
+
+
+def test_every_secret_value_that_is_not_base64_is_named() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k", "namespace": "ns"},
+              "data": {"a": "!!!", "b": "???"}}  # fmt: skip
+    assert refusal(secret) == [
+        "Secret/ns/k: data.a: is not base64-encoded UTF-8 text",
+        "Secret/ns/k: data.b: is not base64-encoded UTF-8 text",
+    ]
+
+
+def test_a_calico_node_with_only_an_as_number_still_wins_over_the_kubernetes_node() -> None:
+    # Its BGP data are Calico's (etcd mode), even without an address; the labels are merged.
+    nodes = parse_cluster([calico("Node", "n1", bgp={"asNumber": 65010}), kube_node({"k": "v"}, "10.0.0.5/24")]).nodes  # fmt: skip
+    node = nodes["n1"]
+    assert (node.ipv4, node.as_number, node.labels) == (None, 65010, {"k": "v"})
+
+
+def test_a_calico_node_without_bgp_data_takes_the_kubernetes_nodes() -> None:
+    nodes = parse_cluster([calico("Node", "n1"), kube_node({"k": "v"}, "10.0.0.5/24")]).nodes
+    node = nodes["n1"]
+    assert (str(node.ipv4), node.as_number, node.labels) == ("10.0.0.5/24", None, {"k": "v"})
+
+
+def test_a_kubernetes_node_with_a_bad_name_is_refused_as_a_node() -> None:
+    bad = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "Bad_Name"}}
+    assert refusal(bad) == [
+        'Node/Bad_Name: metadata.name: "Bad_Name" is not a valid name (lower-case RFC 1123 subdomain)'
+    ]
+
+
+@pytest.mark.parametrize(("document", "kind"), [(ServiceDocument(), "Service"), (NodeDocument(), "Node")])  # fmt: skip
+def test_a_typed_document_without_metadata_is_refused_naming_metadata(
+    document: Any, kind: str
+) -> None:
+    parsed = parse_object(document)
+    assert parsed.key is None
+    assert [str(p) for p in parsed.problems] == [f"{kind}/?: metadata: is required"]
+
+
+def test_the_environments_names_are_checked_and_only_the_node_name_says_where_it_came_from() -> (
+    None
+):
+    assert [str(p) for p in Environment(node_name="").problems()] == [
+        'environment/NODENAME: "" is not a valid name (from --node, $NODENAME or the host name)'
+    ]
+    assert [str(p) for p in Environment(node_name="n", k8s_node_ref="Bad_Ref").problems()] == [
+        'environment/CALICO_K8S_NODE_REF: "Bad_Ref" is not a valid name (lower-case RFC 1123 subdomain)'
+    ]
+    assert Environment(node_name="n").problems() == []
