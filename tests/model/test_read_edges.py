@@ -133,3 +133,48 @@ def test_the_environments_names_are_checked_and_only_the_node_name_says_where_it
         'environment/CALICO_K8S_NODE_REF: "Bad_Ref" is not a valid name (lower-case RFC 1123 subdomain)'
     ]
     assert Environment(node_name="n").problems() == []
+
+
+def secret(**fields: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k", "namespace": "ns"}, **fields}  # fmt: skip
+
+
+def test_a_secret_with_only_string_data_holds_its_values() -> None:
+    (read,) = parse_cluster([secret(stringData={"pw": "x"})]).secrets.values()
+    assert (read.data, read.from_string_data) == ({"pw": "x"}, frozenset({"pw"}))
+
+
+def test_every_invalid_secret_key_is_named() -> None:
+    assert refusal(secret(data={"a b": "eA==", "c d": "eA=="})) == [
+        "Secret/ns/k: data.a b: is not a valid Secret key (1-253 of [-._a-zA-Z0-9])",
+        "Secret/ns/k: data.c d: is not a valid Secret key (1-253 of [-._a-zA-Z0-9])",
+    ]
+
+
+def test_a_password_reference_takes_a_key_with_upper_case_letters() -> None:
+    ref = {"secretKeyRef": {"name": "k", "key": "Pass.Word_1"}}
+    peer = calico("BGPPeer", "p", peerIP="10.0.0.1", asNumber=65001, password=ref)
+    (read,) = parse_cluster([peer]).peers
+    assert read.password is not None and (read.password.name, read.password.key) == ("k", "Pass.Word_1")  # fmt: skip
+
+
+def test_an_address_annotation_of_the_other_family_leaves_the_node_without_that_address() -> None:
+    annotations = {"projectcalico.org/IPv4Address": "fd00::1/64", "projectcalico.org/IPv6Address": "10.0.0.1/24"}  # fmt: skip
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "n1", "annotations": annotations},
+    }
+    cluster = parse_cluster([obj])
+    node = cluster.nodes["n1"]
+    assert (node.ipv4, node.ipv6) == (None, None)
+    assert cluster.warnings == (
+        "Node/n1: metadata.annotations.projectcalico.org/IPv4Address: not IPv4; ignored",
+        "Node/n1: metadata.annotations.projectcalico.org/IPv6Address: not IPv6; ignored",
+    )
+
+
+@pytest.mark.parametrize(("value", "shown"), [(False, "false"), (True, "true")])
+def test_a_boolean_where_a_number_belongs_is_shown_as_written(value: bool, shown: str) -> None:
+    peer = calico("BGPPeer", "p", peerIP="10.0.0.1", asNumber=value)
+    assert refusal(peer) == [f"BGPPeer/p: spec.asNumber: {shown} is not an AS number"]

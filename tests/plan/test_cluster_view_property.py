@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from birdgen.errors import InvalidInput
 from birdgen.model.parse import Parsed, parse_cluster, parse_object
 from birdgen.plan.incremental import ClusterView, Feed
 
@@ -75,3 +77,41 @@ def test_the_views_slices_equal_a_fresh_assembly(history: list[tuple[str, Any]],
         assert dict(cluster.slices) == dict(fresh.slices)
         assert cluster.services == fresh.services
         view.planned()
+
+
+def test_an_endpoints_without_addresses_for_a_service_without_slices_gives_it_none() -> None:
+    # Its pseudo-slices are none at all: the Service has no slice entry before or after.
+    view = ClusterView()
+    bare = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "a", "namespace": "default"}}  # fmt: skip
+    for objects in ([parse_object(service("a"))], [parse_object(service("a")), parse_object(bare)]):
+        cluster, _ = view.update(objects)
+        assert dict(cluster.slices) == dict(parse_cluster(objects).slices) == {}
+        view.planned()
+
+
+def test_a_key_given_twice_is_the_later_record_also_when_the_earlier_one_changes() -> None:
+    view = ClusterView()
+    first, second = parse_object(service("a")), parse_object(service("a") | {"spec": {"clusterIP": "10.49.0.2"}})  # fmt: skip
+    for objects in ([first, second], [parse_object(service("a")), second]):
+        cluster, _ = view.update(objects)
+        assert cluster.services == parse_cluster(objects).services
+        assert [s.cluster_ip for s in cluster.services] == ["10.49.0.2"]
+        view.planned()
+
+
+def test_raw_objects_are_read_as_parse_cluster_reads_them() -> None:
+    objects = [service("a"), endpoint_slice("s1", "a", "node-1")]
+    cluster, touched = ClusterView().update(objects)
+    fresh = parse_cluster(objects)
+    assert cluster.services == fresh.services and dict(cluster.slices) == dict(fresh.slices)
+    assert set(touched) == {("default", "a")}
+
+
+def test_an_invalid_endpoints_is_refused_by_the_view_with_its_line() -> None:
+    bad = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "a", "namespace": "default"}, "subsets": "x"}  # fmt: skip
+    with pytest.raises(InvalidInput) as fresh:
+        parse_cluster([bad])
+    with pytest.raises(InvalidInput) as viewed:
+        ClusterView().update([parse_object(bad)])
+    assert [str(p) for p in viewed.value.problems] == [str(p) for p in fresh.value.problems]
+    assert len(fresh.value.problems) == 1
