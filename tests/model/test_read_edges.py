@@ -178,3 +178,17 @@ def test_an_address_annotation_of_the_other_family_leaves_the_node_without_that_
 def test_a_boolean_where_a_number_belongs_is_shown_as_written(value: bool, shown: str) -> None:
     peer = calico("BGPPeer", "p", peerIP="10.0.0.1", asNumber=value)
     assert refusal(peer) == [f"BGPPeer/p: spec.asNumber: {shown} is not an AS number"]
+
+
+def test_a_kubernetes_nodes_valid_annotations_are_its_bgp_data() -> None:
+    annotations = {"projectcalico.org/IPv4Address": "10.0.0.1/24", "projectcalico.org/IPv6Address": "fd00::1/64",
+                   "projectcalico.org/RouteReflectorClusterID": "224.0.0.1"}  # fmt: skip
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "n1", "annotations": annotations},
+    }
+    cluster = parse_cluster([obj])
+    node = cluster.nodes["n1"]
+    assert (str(node.ipv4), str(node.ipv6), node.rr_cluster_id) == ("10.0.0.1/24", "fd00::1/64", "224.0.0.1")  # fmt: skip
+    assert cluster.warnings == ()

@@ -41,3 +41,67 @@ def test_a_node_without_ipv4_or_router_id_is_refused_with_this_line() -> None:
         "Node/me: spec.bgp.ipv4Address: is needed as the router id; give the node an IPv4"
         ' address or set CALICO_ROUTER_ID (an IPv4 address, or "hash")'
     ]
+
+
+def svc(name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "ns"}, "spec": spec}  # fmt: skip
+
+
+def ready_elsewhere(name: str) -> dict[str, Any]:
+    eps = [{"addresses": ["10.48.0.1"], "nodeName": "other", "conditions": {"ready": True}}]
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{name}-1", "namespace": "ns", "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4", "endpoints": eps}  # fmt: skip
+
+
+ME = calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"})
+CLUSTER = "within serviceClusterIPs 10.49.0.0/16"
+SINGLE = "Service ns/single: externalTrafficPolicy=Cluster, external IP 10.52.0.7 is a single address of serviceExternalIPs"  # fmt: skip
+
+
+def routes(
+    aggregation: str,
+) -> tuple[list[tuple[str, tuple[str, ...]]], list[tuple[str, tuple[str, ...]]]]:
+    config = calico("BGPConfiguration", "default", asNumber=64512,
+                    serviceClusterIPs=[{"cidr": "10.49.0.0/16"}],
+                    serviceExternalIPs=[{"cidr": "10.51.0.0/16"}, {"cidr": "10.52.0.7/32"}],
+                    serviceLoadBalancerAggregation=aggregation)  # fmt: skip
+    objects = [
+        config, ME,
+        svc("ext", type="ExternalName", externalName="x.example", clusterIP="10.49.0.9"), ready_elsewhere("ext"),
+        svc("hl", clusterIP="None", externalIPs=["10.51.0.5"]), ready_elsewhere("hl"),
+        svc("unset", clusterIP="10.49.0.3"), ready_elsewhere("unset"),
+        svc("single", type="NodePort", clusterIP="10.49.0.4", externalIPs=["10.52.0.7"], externalTrafficPolicy="Cluster"), ready_elsewhere("single"),
+    ]  # fmt: skip
+    v4 = render_objects(objects, ENV).plan.v4
+    return [tuple(r) for r in v4.routes], [tuple(r) for r in v4.withheld]
+
+
+def test_why_each_service_is_advertised_or_not_with_aggregation() -> None:
+    advertised, withheld = routes("Enabled")
+    assert advertised == [
+        ("10.49.0.0/16", ("serviceClusterIPs range of BGPConfiguration default",)),
+        ("10.49.0.4/32", (f"{SINGLE}; {CLUSTER}",)),
+        ("10.51.0.0/16", ("serviceExternalIPs range of BGPConfiguration default",)),
+        ("10.52.0.7/32", (f"{SINGLE}; external IP within serviceExternalIPs 10.52.0.7/32",)),
+    ]
+    assert withheld == [
+        ("10.49.0.3/32", (f"Service ns/unset: not advertised: externalTrafficPolicy=unset: the aggregate ranges cover it; {CLUSTER}",)),
+        ("10.49.0.9/32", (f"Service ns/ext: not advertised: type ExternalName; {CLUSTER}",)),
+        ("10.51.0.5/32", ("Service ns/hl: not advertised: headless (clusterIP None); external IP within serviceExternalIPs 10.51.0.0/16",)),
+    ]  # fmt: skip
+
+
+def test_why_each_service_is_advertised_or_not_without_aggregation() -> None:
+    advertised, withheld = routes("Disabled")
+    assert advertised == [
+        ("10.49.0.0/16", ("serviceClusterIPs range of BGPConfiguration default",)),
+        ("10.49.0.3/32", (f"Service ns/unset: externalTrafficPolicy=unset, serviceLoadBalancerAggregation=Disabled, ready endpoint in the cluster; {CLUSTER}",)),
+        ("10.49.0.4/32", (f"{SINGLE}; {CLUSTER}",)),
+        ("10.51.0.0/16", ("serviceExternalIPs range of BGPConfiguration default",)),
+        ("10.52.0.7/32", (f"{SINGLE}; external IP within serviceExternalIPs 10.52.0.7/32",)),
+    ]  # fmt: skip
+    assert withheld == [
+        ("10.49.0.9/32", (f"Service ns/ext: not advertised: type ExternalName; {CLUSTER}",)),
+        ("10.51.0.5/32", ("Service ns/hl: not advertised: headless (clusterIP None); external IP within serviceExternalIPs 10.51.0.0/16",)),
+    ]  # fmt: skip
