@@ -192,3 +192,22 @@ def test_a_kubernetes_nodes_valid_annotations_are_its_bgp_data() -> None:
     node = cluster.nodes["n1"]
     assert (str(node.ipv4), str(node.ipv6), node.rr_cluster_id) == ("10.0.0.1/24", "fd00::1/64", "224.0.0.1")  # fmt: skip
     assert cluster.warnings == ()
+
+
+@pytest.mark.parametrize("status", [{}, ODD_INGRESS], ids=["fast", "field-by-field"])
+def test_an_explicitly_empty_traffic_policy_is_kept_empty(status: dict[str, Any]) -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "ns"},
+           "spec": {"type": "LoadBalancer", "clusterIP": "10.49.0.1", "externalTrafficPolicy": ""},
+           "status": status}  # fmt: skip
+    assert parse_cluster([svc]).services[0].external_traffic_policy == ""
+
+
+def test_an_endpoints_node_name_or_ready_of_another_type_is_refused() -> None:
+    eps = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": "s-1", "namespace": "ns", "labels": {"kubernetes.io/service-name": "s"}},
+           "addressType": "IPv4",
+           "endpoints": [{"nodeName": 5}, {"nodeName": "n1", "conditions": {"ready": "yes"}}]}  # fmt: skip
+    assert refusal(eps) == [
+        "EndpointSlice/ns/s-1: endpoints[0].nodeName: 5 is not a string",
+        'EndpointSlice/ns/s-1: endpoints[1].conditions.ready: "yes" is not a boolean',
+    ]

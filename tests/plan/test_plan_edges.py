@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from manifests import bgp_configuration, bgp_peer
 
 from birdgen.errors import InvalidInput
 from birdgen.model.resources import Environment
@@ -104,4 +105,45 @@ def test_why_each_service_is_advertised_or_not_without_aggregation() -> None:
     assert withheld == [
         ("10.49.0.9/32", (f"Service ns/ext: not advertised: type ExternalName; {CLUSTER}",)),
         ("10.51.0.5/32", ("Service ns/hl: not advertised: headless (clusterIP None); external IP within serviceExternalIPs 10.51.0.0/16",)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("port", "sessions"), [(1790, ["neighbor 10.0.0.1 as 64600;"]), (179, [])])
+def test_the_reverse_of_a_peer_ip_with_a_port_is_taken_only_on_the_port_the_node_listens_on(
+    port: int, sessions: list[str]
+) -> None:
+    # n2 listens on 1790 by its own BGPConfiguration; the BGPPeer from n1 dials n2's address.
+    def node(name: str, v4: str) -> dict[str, Any]:
+        return calico("Node", name, bgp={"ipv4Address": f"{v4}/24"})
+
+    objects = [
+        node("n1", "10.0.0.1"),
+        node("n2", "10.0.0.2"),
+        bgp_configuration(asNumber=64600),
+        calico("BGPConfiguration", "node.n2", listenPort=1790),
+        bgp_peer("to-n2", node="n1", peerIP=f"10.0.0.2:{port}", asNumber=64600),
+    ]
+    text = render_objects(objects, Environment(node_name="n2")).text
+    assert [line.strip() for line in text.splitlines() if "neighbor" in line] == sessions
+
+
+def test_an_address_two_services_share_gives_both_reasons_and_a_service_down_is_withheld() -> None:
+    config = calico("BGPConfiguration", "default", asNumber=64512,
+                    serviceClusterIPs=[{"cidr": "10.49.0.0/16"}], serviceExternalIPs=[{"cidr": "10.52.0.7/32"}],
+                    serviceLoadBalancerAggregation="Disabled")  # fmt: skip
+    down = ready_elsewhere("down")
+    down["endpoints"][0]["conditions"]["ready"] = False
+    objects = [
+        config, ME,
+        svc("a", type="NodePort", clusterIP="10.49.0.4", externalIPs=["10.52.0.7"], externalTrafficPolicy="Cluster"), ready_elsewhere("a"),
+        svc("b", type="NodePort", clusterIP="10.49.0.5", externalIPs=["10.52.0.7"], externalTrafficPolicy="Cluster"), ready_elsewhere("b"),
+        svc("down", clusterIP="10.49.0.6"), down,
+    ]  # fmt: skip
+    v4 = render_objects(objects, ENV).plan.v4
+    single = "externalTrafficPolicy=Cluster, external IP 10.52.0.7 is a single address of serviceExternalIPs; external IP within serviceExternalIPs 10.52.0.7/32"  # fmt: skip
+    assert [tuple(r) for r in v4.routes if r.text == "10.52.0.7/32"] == [
+        ("10.52.0.7/32", (f"Service ns/a: {single}", f"Service ns/b: {single}"))
+    ]
+    assert [tuple(r) for r in v4.withheld] == [
+        ("10.49.0.6/32", (f"Service ns/down: not advertised: externalTrafficPolicy=unset, serviceLoadBalancerAggregation=Disabled, no ready endpoint in the cluster; {CLUSTER}",))
     ]  # fmt: skip
