@@ -211,3 +211,23 @@ def test_an_endpoints_node_name_or_ready_of_another_type_is_refused() -> None:
         "EndpointSlice/ns/s-1: endpoints[0].nodeName: 5 is not a string",
         'EndpointSlice/ns/s-1: endpoints[1].conditions.ready: "yes" is not a boolean',
     ]
+
+
+def test_an_empty_peer_ip_beside_a_peer_selector_is_as_if_not_given() -> None:
+    (read,) = parse_cluster([calico("BGPPeer", "p", peerIP="", peerSelector="all()")]).peers
+    assert read.peer_ip is None and str(read.peer_selector) == "all()"
+
+
+def test_a_local_workload_selector_with_a_peer_selector_is_refused() -> None:
+    peer = calico("BGPPeer", "p", localWorkloadSelector="all()", peerSelector="all()")
+    assert refusal(peer) == [
+        "BGPPeer/p: spec.asNumber: is required with spec.localWorkloadSelector",
+        "BGPPeer/p: spec.localWorkloadSelector: cannot be set together with spec.peerIP or spec.peerSelector",
+    ]
+
+
+def test_a_label_keys_prefix_may_be_253_characters_and_no_more() -> None:
+    prefix = ".".join(["a" * 63] * 4)[:253]  # four labels, the last one 61 characters
+    (node,) = parse_cluster([kube_node({f"{prefix}/k": "v"})]).nodes.values()
+    assert list(node.labels) == [f"{prefix}/k"]
+    assert len(refusal(kube_node({f"{prefix}a/k": "v"}))) == 1

@@ -108,19 +108,30 @@ def test_why_each_service_is_advertised_or_not_without_aggregation() -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("port", "sessions"), [(1790, ["neighbor 10.0.0.1 as 64600;"]), (179, [])])
+REVERSE = [
+    ("node", 1790, ["neighbor 10.0.0.1 as 64600;"]),
+    ("node", 179, []),
+    # every node listens on 1790, n1 too
+    ("default", 1790, ["neighbor 10.0.0.1 port 1790 as 64600;"]),
+    ("default", 179, []),
+]
+
+
+@pytest.mark.parametrize(("where", "port", "sessions"), REVERSE)
 def test_the_reverse_of_a_peer_ip_with_a_port_is_taken_only_on_the_port_the_node_listens_on(
-    port: int, sessions: list[str]
+    where: str, port: int, sessions: list[str]
 ) -> None:
-    # n2 listens on 1790 by its own BGPConfiguration; the BGPPeer from n1 dials n2's address.
+    # n2 listens on 1790, by its own BGPConfiguration or the default one; the BGPPeer from n1
+    # dials n2's address.
     def node(name: str, v4: str) -> dict[str, Any]:
         return calico("Node", name, bgp={"ipv4Address": f"{v4}/24"})
 
+    listen = {"listenPort": 1790}
     objects = [
         node("n1", "10.0.0.1"),
         node("n2", "10.0.0.2"),
-        bgp_configuration(asNumber=64600),
-        calico("BGPConfiguration", "node.n2", listenPort=1790),
+        bgp_configuration(asNumber=64600, **(listen if where == "default" else {})),
+        *([calico("BGPConfiguration", "node.n2", **listen)] if where == "node" else []),
         bgp_peer("to-n2", node="n1", peerIP=f"10.0.0.2:{port}", asNumber=64600),
     ]
     text = render_objects(objects, Environment(node_name="n2")).text
