@@ -77,7 +77,8 @@ def test_a_node_port_or_load_balancer_service_without_a_policy_is_cluster_wide(
 
 @pytest.mark.parametrize("owner", ["s", 5], ids=["fast", "field-by-field"])
 def test_an_endpoint_slices_other_labels_are_not_checked(owner: Any) -> None:
-    labels = {"kubernetes.io/service-name": owner, "bad key!": "not a value"}
+    # The other label first: reading the one wanted goes on past the others.
+    labels = {"bad key!": "not a value", "kubernetes.io/service-name": owner}
     eps = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
            "metadata": {"name": "s-1", "namespace": "ns", "labels": labels},
            "addressType": "IPv4", "endpoints": []}  # fmt: skip
@@ -231,3 +232,20 @@ def test_a_label_keys_prefix_may_be_253_characters_and_no_more() -> None:
     (node,) = parse_cluster([kube_node({f"{prefix}/k": "v"})]).nodes.values()
     assert list(node.labels) == [f"{prefix}/k"]
     assert len(refusal(kube_node({f"{prefix}a/k": "v"}))) == 1
+
+
+def test_every_bad_label_is_named_and_a_null_value_reads_as_empty() -> None:
+    labels = {1: "a", "n": float("nan"), "l": [1], "m": [2], "z": None, "ok": "v"}
+    assert refusal(kube_node(labels)) == [
+        "Node/n1: metadata.labels: key 1 is not a string",
+        "Node/n1: metadata.labels.l: expected a string, got [1]",
+        "Node/n1: metadata.labels.m: expected a string, got [2]",
+        "Node/n1: metadata.labels.n: nan is not a finite number",
+    ]
+    (node,) = parse_cluster([kube_node({"z": None, "ok": "v"})]).nodes.values()
+    assert node.labels == {"z": "", "ok": "v"}
+
+
+def test_labels_that_are_not_a_map_are_refused_naming_what_was_written() -> None:
+    obj = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": ["a"]}}
+    assert refusal(obj) == ["Node/n1: metadata.labels: expected a map of strings, got ['a']"]
