@@ -158,3 +158,14 @@ def test_an_address_two_services_share_gives_both_reasons_and_a_service_down_is_
     assert [tuple(r) for r in v4.withheld] == [
         ("10.49.0.6/32", (f"Service ns/down: not advertised: externalTrafficPolicy=unset, serviceLoadBalancerAggregation=Disabled, no ready endpoint in the cluster; {CLUSTER}",))
     ]  # fmt: skip
+
+
+def test_a_password_with_capitals_and_spaces_is_written_as_it_is() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k", "namespace": "kube-system"},
+              "stringData": {"pw": "X y"}}  # fmt: skip
+    ref = {"secretKeyRef": {"name": "k", "key": "pw"}}
+    me = calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"})
+    objects = [bgp_configuration(asNumber=64512), me, secret, bgp_peer("tor", peerIP="10.0.0.1", asNumber=65001, password=ref)]  # fmt: skip
+    rendered = render_objects(objects, ENV)
+    assert [line.strip() for line in rendered.text.splitlines() if "password" in line] == ['password "X y";']  # fmt: skip
+    assert rendered.notices == ()
