@@ -249,3 +249,13 @@ def test_every_bad_label_is_named_and_a_null_value_reads_as_empty() -> None:
 def test_labels_that_are_not_a_map_are_refused_naming_what_was_written() -> None:
     obj = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": ["a"]}}
     assert refusal(obj) == ["Node/n1: metadata.labels: expected a map of strings, got ['a']"]
+
+
+def test_a_namespaced_object_is_named_with_its_namespace() -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "ns"}, "spec": {"clusterIP": "10.49.0.1"}}  # fmt: skip
+    peer = calico("BGPPeer", "p", peerIP="10.0.0.1", asNumber=65001)
+    cluster = parse_cluster([svc, peer])
+    assert (str(cluster.services[0].ref), str(cluster.peers[0].ref)) == (
+        "Service ns/s",
+        "BGPPeer p",
+    )

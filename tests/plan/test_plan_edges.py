@@ -169,3 +169,38 @@ def test_a_password_with_capitals_and_spaces_is_written_as_it_is() -> None:
     rendered = render_objects(objects, ENV)
     assert [line.strip() for line in rendered.text.splitlines() if "password" in line] == ['password "X y";']  # fmt: skip
     assert rendered.notices == ()
+
+
+def test_a_route_reflector_passes_on_each_familys_lb_and_external_ranges_in_calicos_order() -> None:
+    me = calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24", "ipv6Address": "fd00::2/64",
+                                   "routeReflectorClusterID": "224.0.0.1"})  # fmt: skip
+    config = bgp_configuration(
+        asNumber=64512,
+        serviceLoadBalancerIPs=[
+            {"cidr": "10.50.0.0/16"},
+            {"cidr": "fd50::/64"},
+            {"cidr": "9.9.9.9/32"},
+        ],
+        serviceExternalIPs=[{"cidr": "9.0.0.0/8"}, {"cidr": "10.50.0.0/16"}],
+    )
+    plan = render_objects([config, me], ENV).plan
+    # Calico orders by text ("10." before "9."), each range once.
+    assert [str(n) for n in plan.v4.export_ranges] == ["10.50.0.0/16", "9.0.0.0/8", "9.9.9.9/32"]
+    assert [str(n) for n in plan.v6.export_ranges] == ["fd50::/64"]
+
+
+@pytest.mark.parametrize(("length", "refused"), [(80, False), (81, True), (0, True)])
+def test_a_password_must_be_1_to_80_bytes(length: int, refused: bool) -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k", "namespace": "kube-system"},
+              "stringData": {"pw": "x" * length}}  # fmt: skip
+    ref = {"secretKeyRef": {"name": "k", "key": "pw"}}
+    me = calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"})
+    objects = [bgp_configuration(asNumber=64512), me, secret, bgp_peer("tor", peerIP="10.0.0.1", asNumber=65001, password=ref)]  # fmt: skip
+    if not refused:
+        assert f'password "{"x" * 80}";' in render_objects(objects, ENV).text
+        return
+    with pytest.raises(InvalidInput) as info:
+        render_objects(objects, ENV)
+    assert [str(p) for p in info.value.problems] == [
+        "Secret/kube-system/k: stringData.pw: the BGP password must be 1-80 bytes"
+    ]
