@@ -204,3 +204,15 @@ def test_a_password_must_be_1_to_80_bytes(length: int, refused: bool) -> None:
     assert [str(p) for p in info.value.problems] == [
         "Secret/kube-system/k: stringData.pw: the BGP password must be 1-80 bytes"
     ]
+
+
+def test_a_reverse_session_says_why_and_towards_which_node() -> None:
+    def node(name: str, v4: str) -> dict[str, Any]:
+        return calico("Node", name, bgp={"ipv4Address": f"{v4}/24"})
+
+    objects = [node("n1", "10.0.0.1"), node("n2", "10.0.0.2"), bgp_configuration(asNumber=64600),
+               bgp_peer("to-n2", node="n1", peerIP="10.0.0.2", asNumber=64600)]  # fmt: skip
+    plan = render_objects(objects, Environment(node_name="n2")).plan
+    assert [s.reasons for s in plan.v4.sessions] == [
+        ("BGPPeer to-n2: reverse peering: this node is the peer (peerIP 10.0.0.2); towards spec.node n1; remote Node n1",)
+    ]  # fmt: skip
