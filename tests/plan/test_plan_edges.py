@@ -216,3 +216,16 @@ def test_a_reverse_session_says_why_and_towards_which_node() -> None:
     assert [s.reasons for s in plan.v4.sessions] == [
         ("BGPPeer to-n2: reverse peering: this node is the peer (peerIP 10.0.0.2); towards spec.node n1; remote Node n1",)
     ]  # fmt: skip
+
+
+def test_peers_without_a_session_leave_the_sessions_after_them() -> None:
+    # a: IPv6, which this node lacks; b: no AS. Both come before c, which gets its session.
+    me = calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"})
+    objects = [bgp_configuration(asNumber=64512), me, bgp_peer("a", peerIP="fd00::9", asNumber=65001),
+               bgp_peer("b", peerIP="10.0.0.8"), bgp_peer("c", peerIP="10.0.0.9", asNumber=65001)]  # fmt: skip
+    rendered = render_objects(objects, ENV)
+    assert [s.name for s in (*rendered.plan.v4.sessions, *rendered.plan.v6.sessions)] == ["Global_10_0_0_9"]  # fmt: skip
+    assert rendered.notices == (
+        "BGPPeer/a: no session with fd00::9: this node has no IPv6 address, so IPv6 BGP is disabled",
+        "BGPPeer/b: spec.asNumber: not set (or 0); no session with 10.0.0.8: BIRD cannot peer with AS 0",
+    )
