@@ -229,3 +229,32 @@ def test_peers_without_a_session_leave_the_sessions_after_them() -> None:
         "BGPPeer/a: no session with fd00::9: this node has no IPv6 address, so IPv6 BGP is disabled",
         "BGPPeer/b: spec.asNumber: not set (or 0); no session with 10.0.0.8: BIRD cannot peer with AS 0",
     )
+
+
+MESH = calico("BGPConfiguration", "default", asNumber=64512)  # the node-to-node mesh on
+
+
+def test_an_ipv6_only_node_meshes_in_ipv6() -> None:
+    objects = [MESH, calico("Node", "me", bgp={"ipv6Address": "fd00::2/64"}), calico("Node", "n3", bgp={"ipv6Address": "fd00::3/64"})]  # fmt: skip
+    plan = render_objects(objects, Environment(node_name="me", router_id="hash")).plan
+    assert ([s.name for s in plan.v4.sessions], [s.name for s in plan.v6.sessions]) == ([], ["Mesh_fd00__3"])  # fmt: skip
+
+
+def test_a_node_sharing_an_address_gets_no_mesh_session_and_the_next_node_does() -> None:
+    objects = [MESH, *(calico("Node", n, bgp={"ipv4Address": a}) for n, a in
+               (("me", "10.0.0.2/24"), ("a", "10.0.0.5/24"), ("b", "10.0.0.5/24"), ("c", "10.0.0.6/24")))]  # fmt: skip
+    rendered = render_objects(objects, ENV)
+    assert [s.name for s in rendered.plan.v4.sessions] == ["Mesh_10_0_0_5", "Mesh_10_0_0_6"]
+    assert rendered.notices == (
+        "Node/b: has the same address 10.0.0.5 as Node/a; one mesh session with 10.0.0.5, for Node/a",
+    )
+
+
+def test_a_local_workload_peer_is_warned_about_on_its_own_node_only() -> None:
+    objects = [MESH, calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"}),
+               bgp_peer("lw-me", node="me", localWorkloadSelector="all()", asNumber=65001),
+               bgp_peer("lw-other", node="other", localWorkloadSelector="all()", asNumber=65001)]  # fmt: skip
+    assert render_objects(objects, ENV).notices == (
+        "BGPPeer/lw-me: spec.localWorkloadSelector peers with local workloads, which needs Felix's"
+        " endpoint-status files; birdgen does not read them, so no session is rendered",
+    )
