@@ -258,3 +258,10 @@ def test_a_local_workload_peer_is_warned_about_on_its_own_node_only() -> None:
         "BGPPeer/lw-me: spec.localWorkloadSelector peers with local workloads, which needs Felix's"
         " endpoint-status files; birdgen does not read them, so no session is rendered",
     )
+
+
+def test_a_mesh_node_with_its_own_as_is_peered_in_that_as() -> None:
+    objects = [MESH, calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"}),
+               calico("Node", "a", bgp={"ipv4Address": "10.0.0.5/24", "asNumber": 65010})]  # fmt: skip
+    text = render_objects(objects, ENV).text
+    assert [line.strip() for line in text.splitlines() if "neighbor" in line] == ["neighbor 10.0.0.5 as 65010;"]  # fmt: skip
