@@ -433,10 +433,8 @@ def parse_secret(obj: dict[str, Any], namespace: str, name: str, problems: list[
             except ValueError as exc:
                 values.fail(key, str(exc))
                 continue
-            if field == "stringData":
+            if field == "stringData":  # read after `data`: its values win
                 plain.add(key)
-            else:
-                plain.discard(key)
     return Secret(namespace, name, data, frozenset(plain))
 
 

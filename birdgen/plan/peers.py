@@ -324,9 +324,6 @@ def plan_sessions(
             continue
         if entry.ip == own:
             continue  # the peer is this node itself: silently skipped, as Calico does
-        if entry.ip.is_unspecified:  # only from a Kubernetes Node annotation; BIRD refuses it
-            _warn_once(warnings, f"BGPPeer/{peer.name}: no session with {entry.ip}")
-            continue
         if entry.as_number == 0:
             # spec.asNumber is optional; matching Calico nodes took AS 0 as the global AS,
             # but the session itself would be `as 0`, which BIRD refuses (Calico writes it).
@@ -484,7 +481,7 @@ def _mesh(
         seen: dict[IPAddress, str] = {}
         for other in cluster.nodes.values():  # by name: the first node with an address wins
             addr = other.address(fam)
-            if addr is None or addr == own or other.rr_cluster_id or addr.is_unspecified:
+            if addr is None or addr == own or other.rr_cluster_id:
                 continue
             if addr in seen:
                 _warn_once(
