@@ -12,6 +12,7 @@ from manifests import bgp_configuration, bgp_peer
 from birdgen.errors import InvalidInput
 from birdgen.model.resources import Environment
 from birdgen.pipeline import render_objects
+from birdgen.plan.incremental import Incremental
 
 ENV = Environment(node_name="me")
 
@@ -265,3 +266,32 @@ def test_a_mesh_node_with_its_own_as_is_peered_in_that_as() -> None:
                calico("Node", "a", bgp={"ipv4Address": "10.0.0.5/24", "asNumber": 65010})]  # fmt: skip
     text = render_objects(objects, ENV).text
     assert [line.strip() for line in text.splitlines() if "neighbor" in line] == ["neighbor 10.0.0.5 as 65010;"]  # fmt: skip
+
+
+def test_a_shared_address_lists_its_services_by_namespace_then_name() -> None:
+    # By (namespace, name): "a" before "a-b", though "a-b/..." sorts first as text.
+    config = calico("BGPConfiguration", "default", asNumber=64512, serviceExternalIPs=[{"cidr": "10.52.0.7/32"}],
+                    serviceLoadBalancerAggregation="Disabled")  # fmt: skip
+    objects: list[dict[str, Any]] = [config, ME]
+    for namespace, name in (("a-b", "c"), ("a", "z")):
+        service = svc(name, type="NodePort", clusterIP="10.49.0.4", externalIPs=["10.52.0.7"], externalTrafficPolicy="Cluster")  # fmt: skip
+        slice_ = ready_elsewhere(name)
+        service["metadata"]["namespace"] = slice_["metadata"]["namespace"] = namespace
+        objects += [service, slice_]
+    (route,) = [r for r in render_objects(objects, ENV).plan.v4.routes if r.text == "10.52.0.7/32"]
+    assert [reason.split(":")[0] for reason in route.reasons] == ["Service a/z", "Service a-b/c"]
+
+
+def test_a_plan_refused_at_one_step_is_refused_again_at_the_next() -> None:
+    # The sessions' outcome is kept from step to step; so are the problems it had.
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k", "namespace": "kube-system"},
+              "stringData": {"pw": "x" * 81}}  # fmt: skip
+    ref = {"secretKeyRef": {"name": "k", "key": "pw"}}
+    objects = [bgp_configuration(asNumber=64512), calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"}),
+               secret, bgp_peer("tor", peerIP="10.0.0.1", asNumber=65001, password=ref)]  # fmt: skip
+    state = Incremental()
+    line = "Secret/kube-system/k: stringData.pw: the BGP password must be 1-80 bytes"
+    for step in (objects, [*objects, svc("s", clusterIP="10.49.0.1")]):
+        with pytest.raises(InvalidInput) as info:
+            state.plan(step, ENV)
+        assert [str(p) for p in info.value.problems] == [line]
