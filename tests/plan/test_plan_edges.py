@@ -295,3 +295,11 @@ def test_a_plan_refused_at_one_step_is_refused_again_at_the_next() -> None:
         with pytest.raises(InvalidInput) as info:
             state.plan(step, ENV)
         assert [str(p) for p in info.value.problems] == [line]
+
+
+def test_a_bad_calico_advertise_cluster_ips_is_refused_with_this_line() -> None:
+    with pytest.raises(InvalidInput) as info:
+        render_objects([ME], Environment(node_name="me", advertise_cluster_ips="x"))
+    assert [str(p) for p in info.value.problems] == [
+        'environment/CALICO_ADVERTISE_CLUSTER_IPS: "x" is not a CIDR such as "10.96.0.0/12"'
+    ]
