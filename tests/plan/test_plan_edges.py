@@ -303,3 +303,11 @@ def test_a_bad_calico_advertise_cluster_ips_is_refused_with_this_line() -> None:
     assert [str(p) for p in info.value.problems] == [
         'environment/CALICO_ADVERTISE_CLUSTER_IPS: "x" is not a CIDR such as "10.96.0.0/12"'
     ]
+
+
+def test_a_bad_calico_router_id_is_refused_with_this_line() -> None:
+    with pytest.raises(InvalidInput) as info:
+        render_objects([ME], Environment(node_name="me", router_id="x"))
+    assert [str(p) for p in info.value.problems] == [
+        "environment/CALICO_ROUTER_ID: 'x' is neither \"hash\" nor an IPv4 address"
+    ]
