@@ -311,3 +311,24 @@ def test_a_bad_calico_router_id_is_refused_with_this_line() -> None:
     assert [str(p) for p in info.value.problems] == [
         "environment/CALICO_ROUTER_ID: 'x' is neither \"hash\" nor an IPv4 address"
     ]
+
+
+def test_bgp_filter_functions_are_defined_only_in_families_this_node_has_an_address_in() -> None:
+    rule = {"action": "Reject", "matchOperator": "In"}
+    bgp_filter = calico("BGPFilter", "f", exportV4=[{**rule, "cidr": "10.9.0.0/16"}], exportV6=[{**rule, "cidr": "fd09::/64"}])  # fmt: skip
+    text = render_objects([bgp_configuration(asNumber=64512), ME, bgp_filter], ENV).text
+    assert [line for line in text.splitlines() if line.startswith("function")] == [
+        "function birdgen_priority_v4()",
+        "function birdgen_export_services_v4()",
+        "function 'bgp_f_exportFilterV4'()",
+        "function birdgen_priority_v6()",
+        "function birdgen_export_services_v6()",
+    ]
+
+
+def test_a_node_not_among_the_resources_is_refused_with_this_line() -> None:
+    with pytest.raises(InvalidInput) as info:
+        render_objects([bgp_configuration(asNumber=64512)], ENV)
+    assert [str(p) for p in info.value.problems] == [
+        "Node/me: not found: the node being rendered must be among the resources (a Calico Node or a Kubernetes Node)"
+    ]
