@@ -259,3 +259,42 @@ def test_a_namespaced_object_is_named_with_its_namespace() -> None:
         "Service ns/s",
         "BGPPeer p",
     )
+
+
+@pytest.mark.parametrize(("count", "refused"), [(500, False), (501, True)])
+def test_at_most_500_prefix_advertisements(count: int, refused: bool) -> None:
+    adverts = [
+        {"cidr": f"10.{i // 256}.{i % 256}.0/24", "communities": ["c"]} for i in range(count)
+    ]
+    config = calico("BGPConfiguration", "default", communities=[{"name": "c", "value": "1:1"}], prefixAdvertisements=adverts)  # fmt: skip
+    if not refused:
+        assert len(parse_cluster([config]).default_config.prefix_advertisements) == 500
+        return
+    assert refusal(config) == [
+        "BGPConfiguration/default: spec.prefixAdvertisements: has 501 entries; at most 500 are allowed"
+    ]
+
+
+ANNOTATED = kube_node()
+ANNOTATED["metadata"]["annotations"] = {
+    "projectcalico.org/IPv4Address": "10.0.0.5/24",
+    "projectcalico.org/IPv6Address": "fd00::5/64",
+    "projectcalico.org/ASNumber": "65020",
+}
+MERGED = [
+    # a Calico Node with any BGP data wins whole, the Kubernetes Node's annotations unread
+    ({"ipv6Address": "fd00::1/64"}, ("None", "fd00::1/64", None)),
+    (
+        {"ipv4Address": "10.0.0.1/24", "ipv6Address": "fd00::1/64"},
+        ("10.0.0.1/24", "fd00::1/64", None),
+    ),
+    # one without takes the Kubernetes Node's
+    (None, ("10.0.0.5/24", "fd00::5/64", 65020)),
+]
+
+
+@pytest.mark.parametrize(("bgp", "want"), MERGED)
+def test_which_nodes_bgp_data_a_merged_node_has(bgp: dict[str, Any] | None, want: tuple[Any, ...]) -> None:  # fmt: skip
+    calico_node = calico("Node", "n1", **({"bgp": bgp} if bgp else {}))
+    node = parse_cluster([calico_node, ANNOTATED]).nodes["n1"]
+    assert (str(node.ipv4), str(node.ipv6), node.as_number) == want
