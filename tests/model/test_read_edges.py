@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from birdgen.errors import InvalidInput
-from birdgen.model.documents import NodeDocument, ServiceDocument
+from birdgen.model.documents import NodeDocument, ObjectMeta, ServiceDocument
 from birdgen.model.parse import parse_cluster, parse_object
 from birdgen.model.resources import Environment
 
@@ -298,3 +298,13 @@ def test_which_nodes_bgp_data_a_merged_node_has(bgp: dict[str, Any] | None, want
     calico_node = calico("Node", "n1", **({"bgp": bgp} if bgp else {}))
     node = parse_cluster([calico_node, ANNOTATED]).nodes["n1"]
     assert (str(node.ipv4), str(node.ipv6), node.as_number) == want
+
+
+def test_a_typed_document_keeps_its_namespace() -> None:
+    document = ServiceDocument(metadata=ObjectMeta(name="s", namespace="ns"))
+    assert parse_object(document).key == ("Service", "ns", "s")
+
+
+def test_a_namespace_that_is_not_a_string_is_refused_with_this_line() -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": [1]}, "spec": {"clusterIP": "10.49.0.1"}}  # fmt: skip
+    assert refusal(svc) == ["Service/s: metadata.namespace: [1] is not a valid name"]
