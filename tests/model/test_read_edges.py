@@ -308,3 +308,18 @@ def test_a_typed_document_keeps_its_namespace() -> None:
 def test_a_namespace_that_is_not_a_string_is_refused_with_this_line() -> None:
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": [1]}, "spec": {"clusterIP": "10.49.0.1"}}  # fmt: skip
     assert refusal(svc) == ["Service/s: metadata.namespace: [1] is not a valid name"]
+
+
+def test_objects_not_read_are_named_in_notices_with_what_cannot_be_shown_as_a_question_mark() -> (
+    None
+):
+    objects = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {}},
+        {"apiVersion": "a (b)", "kind": "Thing", "metadata": {"name": "t"}},
+        {"apiVersion": "x.io/vX", "kind": "Other", "metadata": {"name": "o"}},
+    ]
+    assert parse_cluster(objects).warnings == (
+        "skipping Deployment/? (apps/v1): not a kind birdgen reads",
+        "skipping Thing/t (?): not a kind birdgen reads",
+        "skipping Other/o (x.io/vX): not a kind birdgen reads",
+    )
