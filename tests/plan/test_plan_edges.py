@@ -332,3 +332,16 @@ def test_a_node_not_among_the_resources_is_refused_with_this_line() -> None:
     assert [str(p) for p in info.value.problems] == [
         "Node/me: not found: the node being rendered must be among the resources (a Calico Node or a Kubernetes Node)"
     ]
+
+
+def test_a_sessions_password_never_shows_itself_and_equal_ones_are_one() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k", "namespace": "kube-system"},
+              "stringData": {"pw": "s3cret"}}  # fmt: skip
+    ref = {"secretKeyRef": {"name": "k", "key": "pw"}}
+    me = calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"})
+    peers = [bgp_peer(n, peerIP=ip, asNumber=65001, password=ref) for n, ip in (("a", "10.0.0.8"), ("b", "10.0.0.9"))]  # fmt: skip
+    sessions = render_objects([bgp_configuration(asNumber=64512), me, secret, *peers], ENV).plan.v4.sessions  # fmt: skip
+    first, second = (s.password for s in sessions)
+    assert (repr(first), str(first)) == ("Password(<redacted>)", "Password(<redacted>)")
+    assert "s3cret" not in repr(sessions)
+    assert len({first, second}) == 1 and first is not None and first.reveal() == "s3cret"
