@@ -323,3 +323,10 @@ def test_objects_not_read_are_named_in_notices_with_what_cannot_be_shown_as_a_qu
         "skipping Thing/t (?): not a kind birdgen reads",
         "skipping Other/o (x.io/vX): not a kind birdgen reads",
     )
+
+
+def test_secret_data_that_is_not_a_map_leaves_string_data_read() -> None:
+    assert refusal(secret(data="x", stringData={"a b": "v"})) == [
+        "Secret/ns/k: data: expected a map, got a string",
+        "Secret/ns/k: stringData.a b: is not a valid Secret key (1-253 of [-._a-zA-Z0-9])",
+    ]

@@ -345,3 +345,14 @@ def test_a_sessions_password_never_shows_itself_and_equal_ones_are_one() -> None
     assert (repr(first), str(first)) == ("Password(<redacted>)", "Password(<redacted>)")
     assert "s3cret" not in repr(sessions)
     assert len({first, second}) == 1 and first is not None and first.reveal() == "s3cret"
+
+
+def test_a_service_address_that_is_also_a_range_gives_the_ranges_reason_then_the_services() -> None:
+    config = calico("BGPConfiguration", "default", asNumber=64512, serviceClusterIPs=[{"cidr": "10.49.0.1/32"}])  # fmt: skip
+    local = ready_elsewhere("a")
+    local["endpoints"][0]["nodeName"] = "me"
+    objects = [config, ME, svc("a", clusterIP="10.49.0.1", externalTrafficPolicy="Local"), local]
+    assert [tuple(r) for r in render_objects(objects, ENV).plan.v4.routes] == [
+        ("10.49.0.1/32", ("serviceClusterIPs range of BGPConfiguration default",
+                          "Service ns/a: externalTrafficPolicy=Local, ready endpoint on this node; within serviceClusterIPs 10.49.0.1/32")),
+    ]  # fmt: skip
