@@ -10,6 +10,7 @@ import pytest
 from manifests import bgp_configuration, bgp_peer
 
 from birdgen.errors import InvalidInput
+from birdgen.model.parse import parse_object
 from birdgen.model.resources import Environment
 from birdgen.pipeline import render_objects
 from birdgen.plan.incremental import Incremental
@@ -287,11 +288,13 @@ def test_a_plan_refused_at_one_step_is_refused_again_at_the_next() -> None:
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k", "namespace": "kube-system"},
               "stringData": {"pw": "x" * 81}}  # fmt: skip
     ref = {"secretKeyRef": {"name": "k", "key": "pw"}}
-    objects = [bgp_configuration(asNumber=64512), calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"}),
-               secret, bgp_peer("tor", peerIP="10.0.0.1", asNumber=65001, password=ref)]  # fmt: skip
+    # The sidecar hands its records parsed, the unchanged ones the very same objects.
+    objects = [parse_object(o) for o in (
+        bgp_configuration(asNumber=64512), calico("Node", "me", bgp={"ipv4Address": "10.0.0.2/24"}),
+        secret, bgp_peer("tor", peerIP="10.0.0.1", asNumber=65001, password=ref))]  # fmt: skip
     state = Incremental()
     line = "Secret/kube-system/k: stringData.pw: the BGP password must be 1-80 bytes"
-    for step in (objects, [*objects, svc("s", clusterIP="10.49.0.1")]):
+    for step in (objects, [*objects, parse_object(svc("s", clusterIP="10.49.0.1"))]):
         with pytest.raises(InvalidInput) as info:
             state.plan(step, ENV)
         assert [str(p) for p in info.value.problems] == [line]
