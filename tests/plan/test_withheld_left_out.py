@@ -125,3 +125,34 @@ def test_the_full_plan_has_withheld_addresses_the_lean_one_does_not() -> None:
     ]
     lean = render_objects(objects, env, withheld=False)
     assert lean.plan.v4.withheld == () and lean.plan.v6.withheld == ()
+
+
+def test_every_planner_plans_withheld_addresses_unless_told_not_to() -> None:
+    # explain, status and the sidecar call the planners without the switch: by default the
+    # withheld addresses are planned, at every level.
+    from birdgen.model.parse import parse_cluster
+    from birdgen.model.values import Family
+    from birdgen.plan import build_plan
+    from birdgen.plan.services import configured_ranges, plan_services, service_notes
+
+    objects = [
+        *cluster(aggregate=True, excluded=False, single_lb=False),
+        service("web", "Local", "LoadBalancer", 3, external=False),
+        endpoint_slice("web", [("node-2", True)]),
+    ]
+    env = Environment(node_name="node-1")
+    parsed = parse_cluster(objects)
+    held = ["10.49.0.3/32", "10.50.0.3/32"]
+    assert [r.text for r in build_plan(parsed, env).v4.withheld] == held
+    assert build_plan(parsed, env, withheld=False).v4.withheld == ()
+    me = parsed.nodes["node-1"]
+    assert [r.text for r in plan_services(parsed, env, me)[Family.V4].withheld] == held
+    assert plan_services(parsed, env, me, withheld=False)[Family.V4].withheld == ()
+    svc, ranges = parsed.services[0], configured_ranges(parsed, env)
+    slices = parsed.slices[(svc.namespace, svc.name)]
+    notes = service_notes(svc, slices, ranges, False, "node-1")
+    assert [(text, advertised) for _, text, advertised, _ in notes] == [
+        ("10.49.0.3/32", False),
+        ("10.50.0.3/32", False),
+    ]
+    assert service_notes(svc, slices, ranges, False, "node-1", withheld=False) == ()
