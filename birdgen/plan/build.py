@@ -85,7 +85,8 @@ def build_plan(
             "Calico's default AS (no asNumber on the node or in BGPConfiguration default)",
         )
 
-    services = plan_services(cluster, env, me, kept.services if kept else None, touched, withheld)
+    table = kept.services if kept else ServiceTable(withheld)
+    services = plan_services(cluster, env, me, table, touched)
     sessions, peer_routes = _sessions(cluster, env, me, problems, warnings, kept)
     if problems:
         raise InvalidInput(problems)

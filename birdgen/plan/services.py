@@ -358,12 +358,11 @@ def plan_services(
     node: Node,
     table: ServiceTable | None = None,
     touched: Mapping[ServiceKey, Service | None] | None = None,
-    withheld: bool = True,
 ) -> dict[Family, ServiceRoutes]:
     """This node's service routes. `table` (the sidecar's, kept between steps) with `touched`
     (the Services a change touched, each with its record or None where it is gone) plans only
-    those; without them every Service of the cluster is planned. Same outcome. Without
-    `withheld` (and a table of its own) the addresses not advertised are left out."""
+    those; without them every Service of the cluster is planned. Same outcome. A table made
+    without `withheld` leaves out the addresses not advertised."""
     ranges = configured_ranges(cluster, env)
     out = {Family.V4: ServiceRoutes(), Family.V6: ServiceRoutes()}
     excluded = node.labels.get(EXCLUDE_LABEL) == "true"
@@ -404,7 +403,7 @@ def plan_services(
         if net not in out[family_of(net)].kernel_reject:
             out[family_of(net)].kernel_reject.append(net)
 
-    table = ServiceTable(withheld) if table is None else table
+    table = ServiceTable() if table is None else table
     basis: Basis = (ranges, excluded, env.endpoint_node_name, tuple(aggregates))
     if touched is None or basis != table.basis:
         # Every Service of the cluster, and every one the table knows that is gone.

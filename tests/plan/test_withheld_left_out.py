@@ -133,7 +133,12 @@ def test_every_planner_plans_withheld_addresses_unless_told_not_to() -> None:
     from birdgen.model.parse import parse_cluster
     from birdgen.model.values import Family
     from birdgen.plan import build_plan
-    from birdgen.plan.services import configured_ranges, plan_services, service_notes
+    from birdgen.plan.services import (
+        ServiceTable,
+        configured_ranges,
+        plan_services,
+        service_notes,
+    )
 
     objects = [
         *cluster(aggregate=True, excluded=False, single_lb=False),
@@ -147,7 +152,8 @@ def test_every_planner_plans_withheld_addresses_unless_told_not_to() -> None:
     assert build_plan(parsed, env, withheld=False).v4.withheld == ()
     me = parsed.nodes["node-1"]
     assert [r.text for r in plan_services(parsed, env, me)[Family.V4].withheld] == held
-    assert plan_services(parsed, env, me, withheld=False)[Family.V4].withheld == ()
+    lean_table = ServiceTable(withheld=False)
+    assert plan_services(parsed, env, me, lean_table)[Family.V4].withheld == ()
     svc, ranges = parsed.services[0], configured_ranges(parsed, env)
     slices = parsed.slices[(svc.namespace, svc.name)]
     notes = service_notes(svc, slices, ranges, False, "node-1")
