@@ -56,8 +56,16 @@ def reference(text: str) -> str:
 
 
 def birdgen(text: str) -> str:
+    """birdgen's reading, as `reference` gives PyYAML's; the same whether the stream is read in
+    pieces of a MiB (one, here) or cut at every `---` line, as kubectl cuts it."""
+    whole, cut = (_read(text.encode(), piece) for piece in (files._PIECE, 1))
+    assert cut == whole, "cut at every `---` line, the stream reads otherwise"
+    return whole
+
+
+def _read(data: bytes, piece: int) -> str:
     try:
-        return repr(_objects(files._read_yaml(text.encode())))
+        return repr(_objects(files._read_yaml(data, piece)))
     # PyYAML's error as the file source carries it; ValueError: an integer of more than 4,300
     # digits.
     except (files._MalformedYAML, ValueError):
@@ -387,12 +395,21 @@ def test_generated_cluster_dumps_take_the_fast_path(tmp_path: Path) -> None:
         text = path.read_text()
         assert by_yaml_rs(text), path
         assert birdgen(text) == reference(text), path
+        # Read in pieces of every size, through the two threads: the same documents, in order.
+        data = path.read_bytes()
+        whole = list(yaml.load_all(text, Loader=KubeYamlLoader))
+        for piece in (1, 4096, 1 << 16, len(data) + 1):
+            assert files._read_yaml(data, piece) == whole, (path, piece)
 
 
-def test_errors_keep_pyyaml_wording_and_name_the_line_in_the_whole_stream() -> None:
+@pytest.mark.parametrize("piece", [files._PIECE, 1])
+def test_errors_keep_pyyaml_wording_and_name_the_line_in_the_whole_stream(piece: int) -> None:
     text = "a: 1\n---\nb: 2\n---\nc: [1,\nd: 2\n---\ne: 3\n"
+    with pytest.raises(files._MalformedYAML) as piece_err:
+        files._read_yaml(text.encode(), piece)
     with pytest.raises(SourceError) as err:
         parse_text(text, "x.yaml")
+    assert str(err.value) == f"x.yaml: malformed YAML: {piece_err.value}"
     with pytest.raises(yaml.MarkedYAMLError) as pyyaml_err:
         list(yaml.load_all(text, Loader=KubeYamlLoader))
     mark = pyyaml_err.value.problem_mark
@@ -413,6 +430,52 @@ def test_mutable_values_are_never_shared() -> None:
     docs = files._read_yaml(b"a: {}\n---\na: {}\n")
     assert docs == [{"a": {}}, {"a": {}}]
     assert docs[0]["a"] is not docs[1]["a"]
+
+
+# --- kubectl's framing: a stream cut at its `---` lines ------------------------------------------
+
+
+def test_a_stream_is_cut_only_before_lines_that_are_the_marker_alone() -> None:
+    data = (
+        b"a: 1\n---\nb: 2\n--- # c\nc: 3\n---  \nd: 4\n ---\n----\n---x\n"
+        b"e: |\n  ---\n---\nf: 5\n---\n"
+    )
+    pieces = files._pieces(data, 1)
+    assert b"".join(pieces) == data
+    assert [p.split(b"\n", 1)[0] for p in pieces] == [b"a: 1", b"---", b"---", b"---"]
+    assert files._pieces(data, len(data)) == [data]
+    assert files._pieces(b"", 1) == [b""]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a: 1\n", b"---\n", b"--- # c\n", b"b: |\n  x\n"])),
+    st.integers(1, 40),
+)
+def test_every_piece_but_the_last_is_as_long_as_asked(lines: list[bytes], size: int) -> None:
+    data = b"".join(lines)
+    pieces = files._pieces(data, size)
+    assert b"".join(pieces) == data
+    assert all(len(p) >= size for p in pieces[:-1])
+    assert all(p.startswith(b"---\n") for p in pieces[1:])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a: "x\n---\ny"\n',  # a marker line in a quoted scalar: PyYAML refuses it
+        "a: 'x\n---\ny'\n",
+        "a: |\n  x\n---\nb: 1\n",  # a block scalar ends before it
+        "a: >\n  x\n\n---\n  y\n",
+        "a: b\n  c\n---\n  d\n",  # so does a plain scalar
+        "# only a comment\n---\na: 1\n",  # a piece without a document
+        "a: 1\n---\n---\nb: 2\n",  # an empty document between two
+        "---\n- a: 1\n- b: 2\n---\nc: 3\n",  # a document that is a list
+        "a: 1\n---\n",
+    ],
+)
+def test_a_stream_cut_at_its_markers_reads_as_pyyaml_reads_it_whole(text: str) -> None:
+    assert _read(text.encode(), 1) == reference(text)
 
 
 # --- generated documents ----------------------------------------------------------------------
