@@ -15,6 +15,8 @@ making it) or to keep the old way as a baseline in the same run (after):
           and 1.2 may read differently: the same-run baseline for yaml-rs;
   json    JSON read by the standard library's `json` instead of msgspec (no typed documents
           straight from the bytes, either: every object is converted from its mapping);
+  serial  a YAML stream's pieces read by yaml-rs in one thread, not two (the framing and
+          everything else as birdgen does it): the same-run baseline for the threads;
   nogc    the cyclic garbage collector off for the run (`gc.disable()`; the one-shot CLI
           already does this around load, model and plan).
 """
@@ -68,6 +70,8 @@ def main() -> None:
 
     if "pyyaml" in what_if:
         files._may_differ = lambda text: True  # type: ignore[attr-defined]
+    if "serial" in what_if:
+        files._READERS = 1  # type: ignore[attr-defined]
     if "json" in what_if:
         import json as stdlib_json
 
