@@ -17,6 +17,7 @@ making it) or to keep the old way as a baseline in the same run (after):
           straight from the bytes, either: every object is converted from its mapping);
   serial  a YAML stream's pieces read by yaml-rs in one thread, not two (the framing and
           everything else as birdgen does it): the same-run baseline for the threads;
+  whole   every YAML stream read by yaml-rs whole, in one piece (as before the framing);
   nogc    the cyclic garbage collector off for the run (`gc.disable()`; the one-shot CLI
           already does this around load, model and plan).
 """
@@ -72,6 +73,8 @@ def main() -> None:
         files._may_differ = lambda text: True  # type: ignore[attr-defined]
     if "serial" in what_if:
         files._READERS = 1  # type: ignore[attr-defined]
+    if "whole" in what_if:
+        files._read_yaml = functools.partial(files._read_yaml, piece=1 << 62)  # type: ignore[attr-defined]
     if "json" in what_if:
         import json as stdlib_json
 

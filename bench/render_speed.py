@@ -5,14 +5,14 @@ same-run baselines: the figures of "Reading with libraries" in docs/performance.
     .venv/bin/python bench/render_speed.py --reps 5 --update-docs
     .venv/bin/python bench/render_speed.py --yaml /tmp/bc/yaml --json /tmp/bc/json
 
-Five renders of `birdgen render -f DIR --node node-0001 -o OUT`, each in fresh processes through
-`bench/_probe.py`, repetitions interleaved so that a change of load hits all five alike:
+Six renders of `birdgen render -f DIR --node node-0001 -o OUT`, each in fresh processes through
+`bench/_probe.py`, repetitions interleaved so that a change of load hits all six alike:
 YAML as birdgen reads it (yaml-rs behind the screen, a big stream's pieces in two threads),
-with every file read by PyYAML (`--what-if pyyaml`) and with the pieces read by one thread
-(`--what-if serial`), JSON as birdgen reads it (msgspec, straight into the typed documents)
+with every file read by PyYAML (`--what-if pyyaml`), with the pieces read by one thread
+(`--what-if serial`) and with every file read whole (`--what-if whole`), JSON as birdgen reads it (msgspec, straight into the typed documents)
 and with the standard library's `json` (`--what-if json`). Medians of wall time, of the process's user + system CPU time (`wait4`:
 on a loaded machine CPU time is the steadier figure) and of each stage; the machine's load
-average before and after; the check that all five write the same bytes. Beyond the stages
+average before and after; the check that all six write the same bytes. Beyond the stages
 (`bench/_probe.py` times them): `startup`, from the launcher's fork to the probe's first line
 (exec, the interpreter, site); `other`, the time in the process outside every stage (click, the
 environment, and freeing inputs, records and plan as each goes out of use); `exit`, the
@@ -36,6 +36,7 @@ CASES = [  # (label, format, what-if)
     ("YAML, birdgen (yaml-rs + screen)", "yaml", ""),
     ("YAML, what-if pyyaml: PyYAML (libyaml) for every file", "yaml", "pyyaml"),
     ("YAML, what-if serial: the pieces read by one thread", "yaml", "serial"),
+    ("YAML, what-if whole: each file read whole by yaml-rs", "yaml", "whole"),
     ("JSON, birdgen (msgspec, typed documents)", "json", ""),
     ("JSON, what-if json: the standard library's `json`", "json", "json"),
 ]
@@ -104,7 +105,7 @@ def report(
         f"Python {info['python']}); load average {load_before[0]:.1f} before and "
         f"{load_after[0]:.1f} after (1-minute). YAML {run.dir_mb(data['yaml']):.0f} MiB, "
         f"JSON {run.dir_mb(data['json']):.0f} MiB; the rendered bird.conf is byte-identical "
-        "in all five.",
+        "in all six.",
         "",
         "| input, reader | wall | CPU (user+sys) | " + " | ".join(STAGES) + " | peak RSS |",
         "|---|---|---|" + "---|" * len(STAGES) + "---|",
@@ -118,7 +119,9 @@ def report(
             f"| {label} | {med([r.wall for r in rs]):.2f} s | {med([r.cpu for r in rs]):.2f} s"
             f" | {stages} | {med([r.rss_mib for r in rs]):.0f} MiB |"
         )
-    yaml_now, yaml_base, yaml_serial, json_now, json_base = (runs[label] for label, _, _ in CASES)
+    yaml_now, yaml_base, yaml_serial, yaml_whole, json_now, json_base = (
+        runs[label] for label, _, _ in CASES
+    )
 
     def ratio(now: list[run.Run], base: list[run.Run], what: str) -> str:
         return (
@@ -129,7 +132,8 @@ def report(
         "",
         f"Ratios to the same-run baselines: YAML {ratio(yaml_now, yaml_base, 'wall')} of "
         f"PyYAML's wall time ({ratio(yaml_now, yaml_base, 'cpu')} of its CPU time), "
-        f"{ratio(yaml_now, yaml_serial, 'wall')} of one thread's; JSON "
+        f"{ratio(yaml_now, yaml_serial, 'wall')} of one thread's, "
+        f"{ratio(yaml_now, yaml_whole, 'wall')} of each file's read whole; JSON "
         f"{ratio(json_now, json_base, 'wall')} of `json`'s wall time "
         f"({ratio(json_now, json_base, 'cpu')} of its CPU time).",
     ]

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="LIST",
-        help="also run the probe with these what-ifs applied together (pyyaml,serial,json,nogc; see"
+        help="also run the probe with these what-ifs applied together (pyyaml,serial,whole,json,nogc; see"
         " bench/_probe.py); repeat for separate runs; the /32 node runs the first",
     )
     ap.add_argument(
