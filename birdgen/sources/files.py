@@ -279,8 +279,10 @@ def _read_json_or_yaml(data: bytes, origin: str) -> list[Any]:
 
 _PIECE = 1 << 20  # bytes; a cluster dump of 56 MiB is about 56 pieces, a small file one
 _MARKER_LINE = b"\n---\n"
-# The second CPU, where there is one: more threads were not measured.
-_READERS = min(2, len(os.sched_getaffinity(0)))
+# The second CPU, where the process may use one (its affinity, where the platform has one):
+# more threads were not measured.
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+_READERS = min(2, _CPUS or 1)
 
 
 def _pieces(data: bytes, size: int) -> list[bytes]:
