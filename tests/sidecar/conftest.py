@@ -39,7 +39,12 @@ class Bird(BirdDaemon):
     """The sidecar tests' BIRD: its routes as a set of prefixes."""
 
     def routes(self) -> set[str]:
-        return set(_ROUTE.findall(self.show_route()))
+        return self.parse_routes(self.show_route())
+
+    @staticmethod
+    def parse_routes(text: str) -> set[str]:
+        """The prefixes of a `show route` listing."""
+        return set(_ROUTE.findall(text))
 
 
 @pytest.fixture
