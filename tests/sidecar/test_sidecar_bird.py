@@ -42,14 +42,7 @@ def routes_never_lose(bird: Bird, required: set[str]) -> Iterator[list[set[str]]
 
     def poll() -> None:
         while not stop.is_set():
-            with bird.control() as ctl:
-                reply = ctl.command("show route")
-            if reply.is_error:
-                # "8004 Stopped due to reconfiguration": BIRD ends a listing that a `configure`
-                # interrupts; the routes are untouched, this look simply saw none of them.
-                time.sleep(0.01)
-                continue
-            routes = Bird.parse_routes(reply.text)
+            routes = bird.routes()
             seen.append(routes)
             if not required <= routes:
                 missing.append(required - routes)
