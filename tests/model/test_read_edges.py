@@ -26,10 +26,16 @@ def calico(kind: str, name: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "projectcalico.org/v3", "kind": kind, "metadata": {"name": name}, "spec": spec}  # fmt: skip
 
 
-def kube_node(labels: dict[str, Any] | None = None, address: str | None = None) -> dict[str, Any]:
+def kube_node(
+    labels: dict[str, Any] | None = None,
+    address: str | None = None,
+    annotations: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": "n1", "labels": labels or {}}
     if address:
-        meta["annotations"] = {"projectcalico.org/IPv4Address": address}
+        annotations = {**(annotations or {}), "projectcalico.org/IPv4Address": address}
+    if annotations:
+        meta["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Node", "metadata": meta}
 
 
@@ -161,12 +167,7 @@ def test_a_password_reference_takes_a_key_with_upper_case_letters() -> None:
 
 def test_an_address_annotation_of_the_other_family_leaves_the_node_without_that_address() -> None:
     annotations = {"projectcalico.org/IPv4Address": "fd00::1/64", "projectcalico.org/IPv6Address": "10.0.0.1/24"}  # fmt: skip
-    obj = {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": "n1", "annotations": annotations},
-    }
-    cluster = parse_cluster([obj])
+    cluster = parse_cluster([kube_node(annotations=annotations)])
     node = cluster.nodes["n1"]
     assert (node.ipv4, node.ipv6) == (None, None)
     assert cluster.warnings == (
@@ -184,12 +185,7 @@ def test_a_boolean_where_a_number_belongs_is_shown_as_written(value: bool, shown
 def test_a_kubernetes_nodes_valid_annotations_are_its_bgp_data() -> None:
     annotations = {"projectcalico.org/IPv4Address": "10.0.0.1/24", "projectcalico.org/IPv6Address": "fd00::1/64",
                    "projectcalico.org/RouteReflectorClusterID": "224.0.0.1"}  # fmt: skip
-    obj = {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": "n1", "annotations": annotations},
-    }
-    cluster = parse_cluster([obj])
+    cluster = parse_cluster([kube_node(annotations=annotations)])
     node = cluster.nodes["n1"]
     assert (str(node.ipv4), str(node.ipv6), node.rr_cluster_id) == ("10.0.0.1/24", "fd00::1/64", "224.0.0.1")  # fmt: skip
     assert cluster.warnings == ()
